@@ -1,0 +1,1 @@
+"""Emulated executables: the image format and the kernels that run on emulated cores."""

@@ -1,0 +1,1 @@
+"""The emulated hardware: chip processes, SC&MP monitor, router, Ethernet, supervisor."""

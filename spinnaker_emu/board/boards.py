@@ -1,0 +1,50 @@
+"""Machine definitions from boards/*.toml (board type, addresses, dead chips and
+links for fault emulation). A definition file looks like::
+
+    version = 5                 # 5: SpiNN-5 (48 chips), 3: SpiNN-3 (4 chips)
+    ip = "127.0.1.1"            # the Ethernet chip's address (never 127.0.0.1)
+    dead_chips = [[7, 7]]       # optional
+    dead_links = [[0, 0, 1]]    # optional: x, y, link
+    [cores]                     # optional: working cores per chip ("x,y" = n)
+    "3,3" = 17
+
+or, for several boards wired as triads on a torus::
+
+    version = 5
+    triads = [1, 1]             # width, height in triads
+    [boards]                    # "tx,ty,z" = IP of that board
+    "0,0,0" = "127.0.2.1"
+"""
+try:
+    import tomllib
+except ImportError:                      # Python 3.10
+    tomllib = None
+
+from ..machine.geometry import spinn3_board, spinn5_board, triads_machine
+
+
+def _parse(path):
+    if tomllib is None:
+        raise RuntimeError("reading %s needs Python 3.11 (tomllib)" % path)
+    with open(path, "rb") as f:
+        return tomllib.load(f)
+
+
+def load_machine(path=None, version=5, ip="127.0.1.1"):
+    """The Machine for a definition file, or a plain board of ``version`` at ``ip``."""
+    if ip == "127.0.0.1":
+        raise ValueError("127.0.0.1 is reserved: SpiNNMan treats it as a virtual board; use 127.0.1.N")
+    if path is None:
+        return spinn5_board(ip) if version == 5 else spinn3_board(ip)
+    d = _parse(path)
+    version = d.get("version", version)
+    dead_chips = [tuple(c) for c in d.get("dead_chips", [])]
+    dead_links = [tuple(c) for c in d.get("dead_links", [])]
+    cores = {tuple(int(v) for v in k.split(",")): n for k, n in d.get("cores", {}).items()}
+    if "triads" in d:
+        boards = {tuple(int(v) for v in k.split(",")): a for k, a in d["boards"].items()}
+        w, h = d["triads"]
+        return triads_machine(w, h, boards, dead_chips, dead_links, cores)
+    ip = d.get("ip", ip)
+    make = spinn5_board if version == 5 else spinn3_board
+    return make(ip, dead_chips, dead_links, cores)

@@ -1,0 +1,47 @@
+"""Addresses and framing of the ZeroMQ fabric between chip processes.
+
+Each chip binds one PULL socket; any chip that wants to talk to it connects a
+PUSH socket (per-pair FIFO order is what flood fill relies on: FFS, FFCS, FFD
+blocks and FFE arrive in the order they were sent). On one host the transport
+is ipc:// in the board's run directory; messages are pickled tuples
+(kind, ...) between processes of the same emulator, never from outside.
+"""
+import os
+import pickle
+import tempfile
+
+import zmq
+
+
+def run_root():
+    base = os.environ.get("SPINNAKER_EMU_RUN_DIR")
+    if base:
+        return base
+    return os.path.join(tempfile.gettempdir(), "spinnaker-emu-%d" % os.getuid())
+
+
+def board_dir(ip):
+    return os.path.join(run_root(), "boards", ip)
+
+
+def chip_endpoint(run_dir, xy):
+    return "ipc://" + os.path.join(run_dir, "c%d_%d" % xy)
+
+
+def supervisor_endpoint(run_dir):
+    return "ipc://" + os.path.join(run_dir, "supervisor")
+
+
+def encode(*msg):
+    return pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def decode(raw):
+    return pickle.loads(raw)
+
+
+def tune(sock):
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.SNDHWM, 200000)
+    sock.setsockopt(zmq.RCVHWM, 200000)
+    return sock

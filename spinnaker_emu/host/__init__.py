@@ -1,0 +1,1 @@
+"""Host side: our transceiver (boot, SCP, memory, loading) over the real protocol."""

@@ -1,0 +1,250 @@
+"""A small SCP client over real UDP: boot a board, send SCP commands with
+retries (same sequence number on resend, as SpiNNMan does) and pipelined
+memory reads and writes. The base of the host transceiver."""
+import socket
+import struct
+import time
+
+from ..protocol import constants as C
+from ..protocol.boot import boot_packets
+from ..protocol.constants import SCPCommand as CMD, RC
+from ..protocol.sdp import SDPHeader, SCPRequest, parse_scp_reply, pack_args
+from ..protocol.structs import SV, unpack_version, unpack_chip_info, vcpu_address, VCPU
+
+BOOT_SV_DEFAULTS = {   # SpiNNMan's boot values (scp.md 2.3)
+    "p2pb_repeats": 4, "p2p_sql": 4, "clk_div": 0x33, "cpu_clk": 200, "mem_clk": 130,
+    "forward": 0x3F, "retry": 0x18, "peek_time": 200, "led_period": 1, "netinit_bc_wait": 50,
+    "root_chip": 1, "num_buf": 7, "boot_delay": 20, "soft_wdog": 0, "sysram_heap": 1024,
+    "sdram_heap": 0, "iobuf_size": 16384, "sdram_bufs": 8 * 1024 * 1024, "sysbuf_size": 32768,
+    "link_en": 0x3F,
+}
+
+
+class SCPError(IOError):
+    def __init__(self, rc, cmd, x, y, p):
+        try:
+            name = RC(rc).name
+        except ValueError:
+            name = "0x%02x" % rc
+        super().__init__("SCP command %s to %d,%d,%d failed: RC_%s" % (CMD(cmd).name if cmd in CMD._value2member_map_ else cmd, x, y, p, name))
+        self.rc = rc
+
+
+class SCPTimeout(IOError):
+    pass
+
+
+def make_boot_image(version=5, scamp_version=C.DEFAULT_SCAMP_VERSION, **sv):
+    """Our own boot image: the boot-time sv_t values at byte 384 and the SC&MP
+    version string. An emulated board takes exactly these from a real image."""
+    image = bytearray(1024)
+    values = dict(BOOT_SV_DEFAULTS, hw_ver=version, unix_time=int(time.time()),
+                  boot_sig=int(time.time()), led0=1 if version == 5 else 0x502)
+    values.update(sv)
+    for name, value in values.items():
+        f = SV[name]
+        struct.pack_into(f.fmt, image, C.BOOT_SV_OFFSET + f.offset, value)
+    tag = b"SC&MP/SpiNNaker\0" + scamp_version.encode() + b"\0"
+    image[512:512 + len(tag)] = tag
+    return bytes(image)
+
+
+class SCPConnection:
+    def __init__(self, host, port=C.SCP_PORT, timeout=0.5, retries=5):
+        self.host, self.port = host, port
+        self.timeout, self.retries = timeout, retries
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.connect((host, port))
+        self.seq = 0
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()
+
+    def _next_seq(self):
+        self.seq = (self.seq + 1) & 0xFFFF
+        return self.seq
+
+    @staticmethod
+    def packet(x, y, p, cmd, args=(), data=b"", seq=0, port=0, reply=True):
+        hdr = SDPHeader(flags=C.SDP_FLAGS_REPLY if reply else C.SDP_FLAGS_NO_REPLY, tag=C.TAG_NONE,
+                        dest_port=port, dest_cpu=p, srce_port=7, srce_cpu=31, dest_x=x, dest_y=y)
+        a = list(args) + [0] * (3 - len(args))
+        return b"\0\0" + hdr.pack() + SCPRequest(cmd, seq, tuple(a[:3]), data).pack()
+
+    def _recv(self, wait):
+        self.sock.settimeout(max(wait, 0.001))
+        data = self.sock.recv(1024)
+        hdr = SDPHeader.unpack(data, 2)
+        rc, seq, payload = parse_scp_reply(data[10:])
+        return hdr, rc, seq, payload
+
+    def send(self, x, y, p, cmd, args=(), data=b"", check=True, timeout=None):
+        """Send one command and wait for its reply: returns (rc, payload, reply header)."""
+        seq = self._next_seq()
+        pkt = self.packet(x, y, p, cmd, args, data, seq)
+        timeout = self.timeout if timeout is None else timeout
+        for _attempt in range(self.retries):
+            self.sock.send(pkt)
+            deadline = time.monotonic() + timeout
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                try:
+                    hdr, rc, rseq, payload = self._recv(left)
+                except socket.timeout:
+                    break
+                except ConnectionRefusedError:
+                    raise SCPTimeout("%s: connection refused (no board listening)" % self.host)
+                if rseq != seq:
+                    continue
+                if rc in (RC.LEN, RC.TIMEOUT, RC.P2P_NOREPLY, RC.P2P_BUSY, RC.P2P_TIMEOUT) and \
+                        not (cmd == CMD.COUNT and rc == RC.P2P_NOREPLY):
+                    time.sleep(0.1)
+                    break
+                if check and rc != RC.OK:
+                    raise SCPError(rc, cmd, x, y, p)
+                return rc, payload, hdr
+        raise SCPTimeout("no reply from %s to SCP %d for %d,%d,%d after %d tries" % (self.host, cmd, x, y, p, self.retries))
+
+    # ------------------------------------------------------------ commands
+    def version(self, x=255, y=255, p=0, **kw):
+        _rc, payload, hdr = self.send(x, y, p, CMD.VER, **kw)
+        return unpack_version(payload)
+
+    def read(self, x, y, address, length, p=0, window=8):
+        """Read ``length`` bytes; up to ``window`` 256-byte requests in flight."""
+        chunks = [(address + off, min(C.SDP_BUF_SIZE, length - off)) for off in range(0, length, C.SDP_BUF_SIZE)]
+        out = {}
+
+        def op(addr, n):
+            return CMD.READ, (addr, n, _access(addr, n)), b""
+        self._pipeline(x, y, p, [op(a, n) for a, n in chunks], lambda i, payload: out.__setitem__(i, payload), window)
+        return b"".join(out[i] for i in range(len(chunks)))
+
+    def write(self, x, y, address, data, p=0, window=8):
+        data = bytes(data)
+        ops = []
+        for off in range(0, len(data), C.SDP_BUF_SIZE):
+            chunk = data[off:off + C.SDP_BUF_SIZE]
+            ops.append((CMD.WRITE, (address + off, len(chunk), _access(address + off, len(chunk))), chunk))
+        self._pipeline(x, y, p, ops, None, window)
+
+    def _pipeline(self, x, y, p, ops, on_reply, window):
+        """Keep up to ``window`` requests in flight; resend timed-out ones with the same seq."""
+        inflight = {}                     # seq -> (index, packet, sent time, tries)
+        nxt = 0
+        while nxt < len(ops) or inflight:
+            while nxt < len(ops) and len(inflight) < window:
+                cmd, args, data = ops[nxt]
+                seq = self._next_seq()
+                pkt = self.packet(x, y, p, cmd, args, data, seq)
+                self.sock.send(pkt)
+                inflight[seq] = [nxt, pkt, time.monotonic(), 1, cmd]
+                nxt += 1
+            oldest = min(v[2] for v in inflight.values())
+            try:
+                _hdr, rc, seq, payload = self._recv(oldest + self.timeout - time.monotonic())
+            except socket.timeout:
+                now = time.monotonic()
+                for seq, v in inflight.items():
+                    if now - v[2] >= self.timeout:
+                        if v[3] >= self.retries:
+                            raise SCPTimeout("no reply from %s for %d,%d,%d" % (self.host, x, y, p))
+                        self.sock.send(v[1])
+                        v[2], v[3] = now, v[3] + 1
+                continue
+            v = inflight.pop(seq, None)
+            if v is None:
+                continue
+            if rc != RC.OK:
+                raise SCPError(rc, v[4], x, y, p)
+            if on_reply:
+                on_reply(v[0], payload)
+
+    def read_word(self, x, y, address, p=0):
+        return struct.unpack("<I", self.read(x, y, address, 4, p))[0]
+
+    def write_word(self, x, y, address, value, p=0):
+        self.write(x, y, address, struct.pack("<I", value & 0xFFFFFFFF), p)
+
+    def chip_info(self, x, y):
+        _rc, payload, hdr = self.send(x, y, 0, CMD.INFO, (0x5F,))
+        info = unpack_chip_info(payload)
+        info["x"], info["y"] = hdr.srce_x, hdr.srce_y
+        return info
+
+    def vcpu(self, x, y, p):
+        raw = self.read(x, y, vcpu_address(p), C.VCPU_SIZE)
+        out = {}
+        for name, f in VCPU.items():
+            v = struct.unpack_from(f.fmt, raw, f.offset)
+            out[name] = v[0] if len(v) == 1 else v
+        out["app_name"] = out["app_name"].rstrip(b"\0").decode(errors="replace")
+        return out
+
+    def signal(self, app_id, sig, transport=C.SIG_TYPE_NN):
+        self.send(255, 255, 0, CMD.SIG, (transport, (int(sig) << 16) | 0xFF00 | app_id, 0xFFFF))
+
+    def count(self, app_id, state):
+        _rc, payload, _h = self.send(255, 255, 0, CMD.COUNT, (app_id, int(state)), timeout=2.0)
+        return struct.unpack_from("<I", payload)[0] if len(payload) >= 4 else 0
+
+    def alloc_sdram(self, x, y, size, app_id, tag=0):
+        _rc, payload, _h = self.send(x, y, 0, CMD.ALLOC, ((app_id << 8) | C.ALLOC_SDRAM, size, tag))
+        return struct.unpack_from("<I", payload)[0]
+
+    def iobuf(self, x, y, p):
+        size = struct.unpack("<I", self.read(x, y, C.SV_BASE + SV["iobuf_size"].offset, 4))[0]
+        block = self.read_word(x, y, vcpu_address(p, "iobuf"))
+        text, guard = b"", 0
+        while block and guard < 1024:
+            head = self.read(x, y, block, 16)
+            nxt, _t, _ms, used = struct.unpack("<IIII", head)
+            text += self.read(x, y, block + 16, min(used, size)) if used else b""
+            block, guard = nxt, guard + 1
+        return text.decode("utf-8", "replace")
+
+
+def _access(addr, n):
+    if addr % 4 == 0 and n % 4 == 0:
+        return 2
+    if addr % 2 == 0 and n % 2 == 0:
+        return 1
+    return 0
+
+
+def boot_board(host, version=5, scamp_version=C.DEFAULT_SCAMP_VERSION, timeout=20.0, gap=0.0, **sv):
+    """Boot a board through the real boot protocol, then wait until VER reports
+    a P2P address (netinit done). Returns the VER reply. Already booted: returns at once."""
+    with SCPConnection(host, timeout=0.2, retries=1) as conn:
+        try:
+            ver = conn.version()
+            if ver["p2p"] != 0xFFFF:
+                return ver
+        except SCPTimeout:
+            pass
+        bsock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            for pkt in boot_packets(make_boot_image(version, scamp_version, **sv)):
+                bsock.sendto(pkt, (host, C.BOOT_PORT))
+                if gap:
+                    time.sleep(gap)
+        finally:
+            bsock.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                ver = conn.version()
+                if ver["p2p"] != 0xFFFF:
+                    return ver
+            except SCPTimeout:
+                pass
+            time.sleep(0.01)
+    raise SCPTimeout("board %s did not boot within %.0f s" % (host, timeout))

@@ -1,0 +1,1 @@
+"""Wire formats and constants (boot, SDP/SCP, EIEIO, SC&MP structures). No I/O."""
