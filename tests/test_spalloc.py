@@ -1,9 +1,10 @@
-"""The spalloc server over real TCP, with real BMPs (UDP SCP) powering the boards.
+"""The spalloc server over real TCP, with BMPs (UDP SCP) powering the boards.
 
-Boards here are "idle boards" (their UDP ports bound in this process: powered, not
-booted) so that fifty jobs can come and go in seconds; the BMPs run in this
-process and the server reaches them only through SCP on loopback.  The chain with
-real chip processes is in test_spalloc_power.py.
+The protocol tests use "idle boards" (a board's UDP ports bound in this process:
+powered, never booted) with the BMPs in this process, reached by the server only
+through SCP on loopback.  The fifty-client test runs the whole chain: the server
+spawns BMP processes which start real emulated boards.  Booting a powered board
+is in test_spalloc_power.py.
 """
 import json
 import random
@@ -51,17 +52,20 @@ def machine_dict(name, prefix, width, height, tags=("default",), dead=()):
 
 
 class Cluster:
-    """In-process BMPs for every frame of ``machines`` plus a server using them."""
+    """A server for ``machines`` and its BMPs.  ``real``: the server starts each
+    frame's BMP as a child process that powers real emulated boards (48 chip
+    processes each); otherwise the BMPs run here with idle boards."""
 
-    def __init__(self, machines, **server):
-        data = {"server": dict({"ip": "127.0.0.1", "port": 0, "start_bmps": False,
+    def __init__(self, machines, real=False, **server):
+        data = {"server": dict({"ip": "127.0.0.1", "port": 0, "start_bmps": real,
                                 "timeout_check_interval": 0.1}, **server),
                 "machine": machines}
         self.config = config_from_dict(data)
+        self.board_ips = [b.ip for m in self.config.machines for b in m.boards.values()]
         self.bmps = []
         self.server = None
         try:
-            for m in self.config.machines:
+            for m in self.config.machines if not real else []:
                 for (cab, frame), ip in m.bmps.items():
                     boards = {b.board: b.ip for b in m.boards.values()
                               if (b.cabinet, b.frame) == (cab, frame)}
@@ -74,13 +78,25 @@ class Cluster:
         self.port = self.server.address[1]
 
     def powered(self):
-        return {s.ip for b in self.bmps for s in b.slots.values() if s.powered}
+        """Boards whose SCP port is bound: the ones that are switched on."""
+        return {ip for ip in self.board_ips if port_bound(ip)}
 
     def close(self):
         if self.server is not None:
             self.server.stop()
         for b in self.bmps:
             b.close()
+
+
+def port_bound(ip, port=SCP_PORT):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.bind((ip, port))
+        return False
+    except OSError:
+        return True
+    finally:
+        s.close()
 
 
 class Client:
@@ -369,10 +385,11 @@ def test_host_config_loads():
 
 # ------------------------------------------------------------------ concurrency
 def test_fifty_concurrent_clients():
-    """50 connections at once create, poll and destroy jobs on 6 boards: every job
-    is QUEUED until boards are free, then READY; no board is ever held by two live
-    jobs (checked by the clients and by a monitor on the server's own view)."""
-    c = Cluster([machine_dict("m2x1", "127.0.7", 2, 1)], timeout_check_interval=0.2)
+    """50 connections at once create, poll and destroy jobs on 6 real boards: every
+    job is QUEUED until boards are free, then READY with its boards powered; no
+    board is ever held by two live jobs (checked by the clients and by a monitor on
+    the server's own view)."""
+    c = Cluster([machine_dict("m2x1", "127.0.7", 2, 1)], real=True, timeout_check_interval=0.2)
     n_clients = 50
     rng = random.Random(5)
     sizes = [3 if rng.random() < 0.2 else 1 for _ in range(n_clients)]

@@ -1,0 +1,123 @@
+"""Power through the BMP is real: a job's board, switched on by the allocator via
+its frame's BMP process, boots and answers SCP VER on its own IP; switched off,
+its ports are free and its processes gone; switched on again it is unbooted."""
+import os
+import socket
+import struct
+import time
+
+from spinnaker_emu.protocol.boot import boot_packets
+from spinnaker_emu.protocol.constants import SCP_PORT, BOOT_PORT
+from spinnaker_emu.protocol.sdp import SDPHeader, SDPMessage, SCPRequest, parse_scp_reply
+from spinnaker_emu.host.scp import make_boot_image
+
+from test_spalloc import Cluster, Client, machine_dict, port_bound, READY, DESTROYED
+
+
+def scp_ver(ip, timeout=0.3):
+    """VER to (255, 255, 0) as the hosts send it; (rc, payload) or None (no reply)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.connect((ip, SCP_PORT))
+        hdr = SDPHeader(flags=0x87, tag=0xFF, dest_port=0, dest_cpu=0, dest_x=255, dest_y=255)
+        s.send(SDPMessage(hdr, SCPRequest(0, 42, (0, 0, 0)).pack()).to_udp())
+        s.settimeout(timeout)
+        try:
+            data = s.recv(1024)
+        except (socket.timeout, ConnectionRefusedError):
+            return None
+        rc, seq, payload = parse_scp_reply(SDPMessage.from_udp(data).data)
+        return rc, payload
+    finally:
+        s.close()
+
+
+def boot(ip, timeout=20.0):
+    """Boot with the ROM boot protocol, then wait for VER to report a P2P address."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        for packet in boot_packets(make_boot_image(5)):
+            s.sendto(packet, (ip, BOOT_PORT))
+            time.sleep(0.005)
+    finally:
+        s.close()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r = scp_ver(ip)
+        if r is not None and r[0] == 0x80 and struct.unpack_from("<H", r[1], 2)[0] != 0xFFFF:
+            return r[1]
+        time.sleep(0.1)
+    raise AssertionError("board %s did not boot" % ip)
+
+
+def descendants(pid):
+    """Every live process below ``pid`` (by parent links in /proc)."""
+    parent = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open("/proc/%s/stat" % name) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                if fields[0] != "Z":
+                    parent[int(name)] = int(fields[1])
+            except (OSError, IndexError):
+                pass
+    out, frontier = set(), {pid}
+    while frontier:
+        frontier = {p for p, pp in parent.items() if pp in frontier} - out
+        out |= frontier
+    return out
+
+
+def alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_job_board_boots_through_bmp_power_and_stops():
+    c = Cluster([machine_dict("one", "127.0.8", 1, 1)], real=True)
+    try:
+        [bmp] = c.server.bmp_processes
+        cl = Client(c.port)
+        jid = cl.create(1, keepalive=None)
+        cl.wait_state(jid, {READY}, timeout=30)
+        [[_, ip]] = cl.call("get_job_machine_info", jid)["connections"]
+        assert port_bound(ip, SCP_PORT) and port_bound(ip, BOOT_PORT)
+        procs = descendants(bmp.pid)
+        assert len(procs) >= 2, "the board's processes run under its BMP"
+        assert scp_ver(ip) is None, "a freshly powered board ignores SCP until booted"
+        payload = boot(ip)
+        assert b"SC&MP" in payload[12:] and b"SpiNNaker" in payload[12:]
+        # power off through the BMP: ports closed, processes gone
+        cl.call("power_off_job_boards", jid)
+        st = cl.wait_state(jid, {READY}, timeout=30)
+        assert st["power"] is False
+        assert not port_bound(ip, SCP_PORT) and not port_bound(ip, BOOT_PORT)
+        deadline = time.monotonic() + 5
+        while any(alive(p) for p in procs) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(alive(p) for p in procs)
+        assert descendants(bmp.pid) == set()
+        # on again: a new, unbooted board that boots again
+        cl.call("power_on_job_boards", jid)
+        cl.wait_state(jid, {READY}, timeout=30)
+        assert scp_ver(ip) is None
+        boot(ip)
+        # a reset (power on while on) also brings it back unbooted
+        cl.call("power_on_job_boards", jid)
+        cl.wait_state(jid, {READY}, timeout=30)
+        assert cl.call("get_job_state", jid)["power"] is True and scp_ver(ip) is None
+        procs = descendants(bmp.pid)
+        cl.call("destroy_job", jid)
+        assert cl.call("get_job_state", jid)["state"] == DESTROYED
+        deadline = time.monotonic() + 10
+        while (port_bound(ip) or any(alive(p) for p in procs)) and time.monotonic() < deadline:
+            time.sleep(0.05)    # destroy returns at once; the power-off follows
+        assert not port_bound(ip) and not any(alive(p) for p in procs)
+        cl.close()
+    finally:
+        c.close()
+    assert not bmp.alive()
