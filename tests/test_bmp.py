@@ -5,6 +5,7 @@ so power on/off is observable as ports being bound and freed without starting 48
 chip processes per board.  The full chain with real boards is in
 test_spalloc_power.py.
 """
+import os
 import socket
 import struct
 import time
@@ -16,8 +17,10 @@ from spinnaker_emu.protocol.constants import SCPCommand, RC, SCP_PORT, BOOT_PORT
 from spinnaker_emu.protocol.sdp import SDPHeader, SDPMessage, SCPRequest, parse_scp_reply
 from spinnaker_emu.spalloc.power import BMPClient, BMPError
 
-BMP_IP = "127.0.6.10"
-BOARD_IPS = {0: "127.0.6.11", 1: "127.0.6.12", 2: "127.0.6.13"}
+# addresses of this test process only (see test_spalloc.net)
+_NET = "127.%d.206" % (1 + os.getpid() % 250)
+BMP_IP = _NET + ".10"
+BOARD_IPS = {0: _NET + ".11", 1: _NET + ".12", 2: _NET + ".13"}
 
 
 class IdleBoard:
@@ -186,7 +189,6 @@ def test_bmp_process_powers_off_on_sigterm(tmp_path):
         "        [s.close() for s in self.s]\n"
         "def start_board(ip, version=5, log_path=None):\n"
         "    return B(ip)\n")
-    import os
     old = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = str(tmp_path) + (os.pathsep + old if old else "")
     try:

@@ -7,6 +7,7 @@ spawns BMP processes which start real emulated boards.  Booting a powered board
 is in test_spalloc_power.py.
 """
 import json
+import os
 import random
 import socket
 import threading
@@ -19,6 +20,12 @@ from spinnaker_emu.protocol.constants import SCP_PORT, BOOT_PORT
 from spinnaker_emu.spalloc import SpallocServer, config_from_dict, ConfigError
 
 QUEUED, POWER, READY, DESTROYED = 1, 2, 3, 4
+
+
+def net(k):
+    """A /24 of loopback addresses for this test process only (127.N.200+k.x), so
+    parallel runs, host/spalloc.toml (127.0.2.x) and other boards never clash."""
+    return "127.%d.%d" % (1 + os.getpid() % 250, 200 + k)
 
 
 class IdleBoard:
@@ -161,8 +168,8 @@ class Client:
 
 @pytest.fixture
 def cluster():
-    c = Cluster([machine_dict("m2x1", "127.0.4", 2, 1),
-                 machine_dict("tiny", "127.0.5", 1, 1, tags=("small",), dead=[(0, 0, 2)])])
+    c = Cluster([machine_dict("m2x1", net(4), 2, 1),
+                 machine_dict("tiny", net(5), 1, 1, tags=("small",), dead=[(0, 0, 2)])])
     try:
         yield c
     finally:
@@ -194,7 +201,11 @@ def test_bad_input_gets_exceptions_and_no_phantom_jobs(cluster, client):
            b'{"command": "get_job_state", "args": ["1"], "kwargs": {}}\n',
            b'{"command": "get_job_state", "args": [true], "kwargs": {}}\n',
            b'{"command": "__init__", "args": [], "kwargs": {}}\n',
-           b'\xff\xfe\n']
+           b'\xff\xfe\n', b"[" * 100000 + b"\n",
+           b'{"command": "create_job", "args": [1e400], "kwargs": {"owner": "x"}}\n',
+           b'{"command": "create_job", "args": [' + b"9" * 500 + b'], "kwargs": {"owner": "x"}}\n',
+           b'{"command": "where_is", "args": [], "kwargs": {"job_id": 1, "chip_x": "a", "chip_y": 0}}\n',
+           b'{"command": "destroy_job", "args": [1], "kwargs": {"reason": 5}}\n']
     for line in bad:
         assert "exception" in client.raw(line), line
     # blank lines are skipped, \r\n endings accepted: the one reply is the version's
@@ -232,7 +243,7 @@ def test_one_board_job_lifecycle(cluster, client):
     assert (info["width"], info["height"]) == (8, 8)
     assert info["machine_name"] == "m2x1" and len(info["boards"]) == 1
     [[xy, ip]] = info["connections"]
-    assert xy == [0, 0] and ip.startswith("127.0.4.") and ip in cluster.powered()
+    assert xy == [0, 0] and ip.startswith(net(4) + ".") and ip in cluster.powered()
     [entry] = client.call("list_jobs")
     assert entry["job_id"] == jid and entry["owner"] == "alice" and entry["state"] == READY
     assert entry["args"] == [] and "owner" not in entry["kwargs"]
@@ -357,14 +368,14 @@ def test_keepalive_expiry_destroys_and_powers_off(cluster, client):
 
 
 def test_config_validation():
-    good = machine_dict("m", "127.0.4", 1, 1)
+    good = machine_dict("m", net(4), 1, 1)
     config_from_dict({"machine": [good]})
     bad_ip = machine_dict("m", "127.0.0", 1, 1)
     bad_ip["boards"][0]["ip"] = "127.0.0.1"
-    dup = machine_dict("n", "127.0.4", 1, 1)
-    outside = machine_dict("m", "127.0.4", 1, 1)
+    dup = machine_dict("n", net(4), 1, 1)
+    outside = machine_dict("m", net(4), 1, 1)
     outside["boards"][0]["x"] = 3
-    no_bmp = machine_dict("m", "127.0.4", 1, 1)
+    no_bmp = machine_dict("m", net(4), 1, 1)
     no_bmp["bmps"] = []
     for data in ({"machine": []}, {"machine": [bad_ip]}, {"machine": [good, dup]},
                  {"machine": [outside]}, {"machine": [no_bmp]},
@@ -389,7 +400,7 @@ def test_fifty_concurrent_clients():
     job is QUEUED until boards are free, then READY with its boards powered; no
     board is ever held by two live jobs (checked by the clients and by a monitor on
     the server's own view)."""
-    c = Cluster([machine_dict("m2x1", "127.0.7", 2, 1)], real=True, timeout_check_interval=0.2)
+    c = Cluster([machine_dict("m2x1", net(7), 2, 1)], real=True, timeout_check_interval=0.2)
     n_clients = 50
     rng = random.Random(5)
     sizes = [3 if rng.random() < 0.2 else 1 for _ in range(n_clients)]

@@ -11,7 +11,7 @@ from spinnaker_emu.protocol.constants import SCP_PORT, BOOT_PORT
 from spinnaker_emu.protocol.sdp import SDPHeader, SDPMessage, SCPRequest, parse_scp_reply
 from spinnaker_emu.host.scp import make_boot_image
 
-from test_spalloc import Cluster, Client, machine_dict, port_bound, READY, DESTROYED
+from test_spalloc import Cluster, Client, machine_dict, port_bound, net, READY, DESTROYED
 
 
 def scp_ver(ip, timeout=0.3):
@@ -78,7 +78,7 @@ def alive(pid):
 
 
 def test_job_board_boots_through_bmp_power_and_stops():
-    c = Cluster([machine_dict("one", "127.0.8", 1, 1)], real=True)
+    c = Cluster([machine_dict("one", net(8), 1, 1)], real=True)
     try:
         [bmp] = c.server.bmp_processes
         cl = Client(c.port)

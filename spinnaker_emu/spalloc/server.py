@@ -332,7 +332,7 @@ class SpallocServer:
         """One request line -> the reply object.  Never raises."""
         try:
             msg = json.loads(line.decode("utf-8"))
-        except (ValueError, UnicodeDecodeError) as exc:
+        except Exception as exc:        # ValueError, UnicodeDecodeError, RecursionError
             return {"exception": "invalid JSON: %s" % exc}
         if not isinstance(msg, dict) or not isinstance(msg.get("command"), str):
             return {"exception": "a request is an object with a 'command' string"}
