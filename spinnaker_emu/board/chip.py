@@ -170,6 +170,14 @@ class Chip:
         self.sv_set("time_ms", ms % 1000)
 
     # ------------------------------------------------------------- apps
+    def resource_owners(self):
+        """App ids holding heap blocks or router entries on this chip."""
+        apps = {b[2] for b in self.router.blocks}
+        for heap in (self.sdram_heap, self.sysram_heap, self.sys_heap):
+            if heap is not None:
+                apps.update(app for _a, _s, app, _t in heap.blocks() if app)
+        return apps
+
     def free_app_resources(self, app_id):
         """STOP: free the app's SDRAM, SysRAM and system-heap blocks and router entries."""
         if app_id == 0:          # app 0 owns SC&MP's own blocks: never freed by a signal

@@ -250,6 +250,11 @@ class CoreManager:
             hit_apps.add(core.app_id)
             self._signal_core(core, sig, st)
         if sig == Signal.STOP:
+            # SC&MP frees the app's SDRAM and router entries even if none of its cores run.
+            if app_mask == 0xFF:
+                hit_apps.add(app_id)
+            else:
+                hit_apps.update(a for a in self.chip.resource_owners() if (a & app_mask) == app_id)
             for app in hit_apps:
                 self.chip.free_app_resources(app)
         return len(hit_apps)

@@ -25,21 +25,30 @@ class Heap:
     def _heap(self):
         return HEAP_T.unpack(self.mem.read(self.base, HEAP_T.size))
 
+    # Hosts can write anywhere, including over these structures: every value read
+    # back is treated as untrusted (bounded walks, masked writes).
     def _set_heap(self, free, first, last, free_bytes):
-        self.mem.write(self.base, HEAP_T.pack(free, first, last, free_bytes))
+        m = 0xFFFFFFFF
+        self.mem.write(self.base, HEAP_T.pack(free & m, first & m, last & m, max(0, free_bytes) & m))
 
     def _block(self, addr):
         return BLOCK_T.unpack(self.mem.read(addr, BLOCK_T.size))
 
     def _set_block(self, addr, nxt, free):
-        self.mem.write(addr, BLOCK_T.pack(nxt, free))
+        self.mem.write(addr, BLOCK_T.pack(nxt & 0xFFFFFFFF, free & 0xFFFFFFFF))
+
+    def _inside(self, addr):
+        return self.base <= addr < self.top
 
     def _free_list(self):
         """Addresses of free blocks in address order."""
         out = []
         addr = self._heap()[0]
         guard = 0
-        while addr and guard < 1 << 20:
+        while addr and self._inside(addr) and guard < 1 << 16:
+            nxt = self._block(addr)[0]
+            if not addr < nxt <= self.top:
+                break                          # corrupted: stop at what is consistent
             out.append(addr)
             addr = self._block(addr)[1]
             guard += 1
@@ -125,7 +134,7 @@ class Heap:
     def _is_block(self, blk):
         addr = self._heap()[1]
         guard = 0
-        while addr and addr < self.top and guard < 1 << 20:
+        while addr and self._inside(addr) and guard < 1 << 16:
             if addr == blk:
                 return True
             addr = self._block(addr)[0]
@@ -137,9 +146,9 @@ class Heap:
         out = []
         addr = self._heap()[1]
         guard = 0
-        while addr and guard < 1 << 20:
+        while addr and self._inside(addr) and guard < 1 << 16:
             nxt, free = self._block(addr)
-            if not nxt:
+            if not addr < nxt <= self.top:
                 break
             if (free & 0xFFFF0000) == ALLOCATED:
                 out.append((addr + BLOCK_T.size, nxt - addr - BLOCK_T.size, (free >> 8) & 0xFF, free & 0xFF))

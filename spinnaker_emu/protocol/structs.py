@@ -150,6 +150,8 @@ def pack_chip_info(n_cores, links, largest_rtr, eth_up, largest_sdram, largest_s
                    states, eth_x, eth_y, ip, parent_link, with_parent=True):
     a1 = (n_cores & 0x1F) | ((links & 0x3F) << 8) | ((largest_rtr & 0x7FF) << 14) | (int(eth_up) << 25)
     states = bytes(states)[:18] + bytes(max(0, 18 - len(states)))
+    largest_sdram = min(max(largest_sdram, 0), 0xFFFFFFFF)
+    largest_sysram = min(max(largest_sysram, 0), 0xFFFFFFFF)
     if with_parent:
         return CHIP_INFO.pack(a1, largest_sdram, largest_sysram, states, eth_y, eth_x, ip, parent_link)
     return CHIP_INFO_V3.pack(a1, largest_sdram, largest_sysram, states, eth_y, eth_x, ip)

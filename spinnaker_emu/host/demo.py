@@ -1,0 +1,68 @@
+"""``spinnaker-emu demo``: boot an embedded board, flood-load the built-in test
+application on cores 1-4 of every chip, check what each core wrote to SDRAM and
+IOBUF, stop the application and check the cores are idle again."""
+import time
+
+from ..apps.image import AppImage
+from ..protocol import constants as C
+from ..protocol.constants import CPUState, Signal
+from .loader import flood_load
+from .scp import SCPConnection, boot_board
+
+APP_ID = 30
+CORES = (1, 2, 3, 4)
+
+
+def run_demo(ip, version=5, out=print):
+    t0 = time.monotonic()
+    ver = boot_board(ip, version)
+    out("booted %s: %s %s in %.2f s" % (ip, ver["name"], ver["version"], time.monotonic() - t0))
+    conn = SCPConnection(ip)
+    try:
+        chips = _chips(conn)
+        out("machine: %d chips" % len(chips))
+        t1 = time.monotonic()
+        flood_load(conn, AppImage("test", "demo").pack(), CORES, APP_ID, wait=True)
+        want = len(chips) * len(CORES)
+        _wait_count(conn, APP_ID, CPUState.WAIT, want)
+        conn.signal(APP_ID, Signal.START)
+        _wait_count(conn, APP_ID, CPUState.RUN, want)
+        out("loaded and started on %d cores in %.2f s" % (want, time.monotonic() - t1))
+        bad = 0
+        for (x, y) in chips:
+            base = conn.read_word(x, y, C.SV_BASE + 0xC0)         # sv->sdram_base
+            for p in CORES:
+                if conn.read_word(x, y, base + 4 * p) != (x << 24) | (y << 16) | p:
+                    bad += 1
+        x, y = chips[-1]
+        out("core %d,%d,%d says: %s" % (x, y, CORES[0], conn.iobuf(x, y, CORES[0]).strip()))
+        conn.signal(APP_ID, Signal.STOP)
+        _wait_count(conn, APP_ID, CPUState.RUN, 0)
+        idle = conn.count(0, CPUState.IDLE)
+        out("stopped: %d idle cores; %d wrong SDRAM words" % (idle, bad))
+        return 0 if bad == 0 else 1
+    finally:
+        conn.close()
+
+
+def _chips(conn):
+    import struct
+    dims = conn.read(255, 255, C.SV_BASE + 2, 2)
+    w, h = dims[1], dims[0]
+    table = conn.read(255, 255, C.ROUTER_BASE + C.RTR_P2P_TABLE, 128 * w)
+    out = []
+    for x in range(w):
+        for y in range(h):
+            i = (x << 8) | y
+            if (struct.unpack_from("<I", table, 4 * (i >> 3))[0] >> (3 * (i & 7))) & 7 != C.P2P_NONE:
+                out.append((x, y))
+    return out
+
+
+def _wait_count(conn, app_id, state, n, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if conn.count(app_id, state) == n:
+            return
+        time.sleep(0.02)
+    raise TimeoutError("cores of app %d did not reach %s (%d wanted)" % (app_id, state.name, n))
