@@ -30,7 +30,7 @@ from ..protocol.boot import BootAssembler, image_sv_bytes, image_version
 from ..protocol.constants import CPUState
 from ..protocol.sdp import (SDPHeader, SDPMessage, SCPRequest, ProtocolError, reply_header,
                             scp_reply_data)
-from . import fabric
+from . import bulk, fabric
 from .chip import Chip
 from .monitor import Monitor
 
@@ -105,6 +105,7 @@ class ChipProcess:
                 lambda: _UDP(self.on_scp_datagram), sock=scp)
             self.transports["boot"], _ = await self.loop.create_datagram_endpoint(
                 lambda: _UDP(self.on_boot_datagram), sock=boot)
+            await bulk.start_endpoint(self)        # emulator bulk port 17894 (docs/BULK.md)
         if self.ready_fd is not None:          # tell the supervisor we are listening
             os.write(self.ready_fd, b"%d %d\n" % self.xy)
             os.close(self.ready_fd)
@@ -189,6 +190,8 @@ class ChipProcess:
             self.deliver_raw_sdp(msg[1])
         elif kind == "sdp_out":
             self.send_to_host(msg[1])
+        elif kind.startswith("bulk"):
+            bulk.on_fabric(self, msg)
         elif kind == "stop":
             self.stopping.set()
 
