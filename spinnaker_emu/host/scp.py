@@ -20,14 +20,22 @@ BOOT_SV_DEFAULTS = {   # SpiNNMan's boot values (scp.md 2.3)
 }
 
 
+# Codes that mean "busy or lost on the way, try again" (SpiNNMan retries these too)
+RETRY_CODES = frozenset({RC.TIMEOUT, RC.P2P_TIMEOUT, RC.LEN, RC.P2P_NOREPLY, RC.P2P_BUSY})
+
+
+def _cmd_name(cmd):
+    return CMD(cmd).name if cmd in CMD._value2member_map_ else str(cmd)
+
+
 class SCPError(IOError):
     def __init__(self, rc, cmd, x, y, p):
         try:
             name = RC(rc).name
         except ValueError:
             name = "0x%02x" % rc
-        super().__init__("SCP command %s to %d,%d,%d failed: RC_%s" % (CMD(cmd).name if cmd in CMD._value2member_map_ else cmd, x, y, p, name))
-        self.rc = rc
+        super().__init__("SCP command %s to %d,%d,%d failed: RC_%s" % (_cmd_name(cmd), x, y, p, name))
+        self.rc, self.cmd, self.x, self.y, self.p = rc, cmd, x, y, p
 
 
 class SCPTimeout(IOError):
@@ -118,55 +126,107 @@ class SCPConnection:
         _rc, payload, hdr = self.send(x, y, p, CMD.VER, **kw)
         return unpack_version(payload)
 
-    def read(self, x, y, address, length, p=0, window=8):
+    def read(self, x, y, address, length, p=0, window=8, progress=None):
         """Read ``length`` bytes; up to ``window`` 256-byte requests in flight."""
-        chunks = [(address + off, min(C.SDP_BUF_SIZE, length - off)) for off in range(0, length, C.SDP_BUF_SIZE)]
-        out = {}
+        out = bytearray(length)
+        ops = [(x, y, p, CMD.READ, (address + off, min(C.SDP_BUF_SIZE, length - off),
+                                     _access(address + off, min(C.SDP_BUF_SIZE, length - off))), b"")
+               for off in range(0, length, C.SDP_BUF_SIZE)]
+        done = [0]
 
-        def op(addr, n):
-            return CMD.READ, (addr, n, _access(addr, n)), b""
-        self._pipeline(x, y, p, [op(a, n) for a, n in chunks], lambda i, payload: out.__setitem__(i, payload), window)
-        return b"".join(out[i] for i in range(len(chunks)))
+        def got(i, _rc, payload, _hdr):
+            off = i * C.SDP_BUF_SIZE
+            out[off:off + len(payload)] = payload
+            if progress:
+                done[0] += len(payload)
+                progress(done[0])
+        self.pipeline(ops, got, window)
+        return bytes(out)
 
-    def write(self, x, y, address, data, p=0, window=8):
-        data = bytes(data)
+    def write(self, x, y, address, data, p=0, window=8, progress=None):
+        data = memoryview(bytes(data))
         ops = []
         for off in range(0, len(data), C.SDP_BUF_SIZE):
             chunk = data[off:off + C.SDP_BUF_SIZE]
-            ops.append((CMD.WRITE, (address + off, len(chunk), _access(address + off, len(chunk))), chunk))
-        self._pipeline(x, y, p, ops, None, window)
+            ops.append((x, y, p, CMD.WRITE, (address + off, len(chunk), _access(address + off, len(chunk))), chunk))
+        done = [0]
+
+        def got(i, _rc, _payload, _hdr):
+            if progress:
+                done[0] += len(ops[i][5])
+                progress(done[0])
+        self.pipeline(ops, got, window)
 
     def _pipeline(self, x, y, p, ops, on_reply, window):
-        """Keep up to ``window`` requests in flight; resend timed-out ones with the same seq."""
-        inflight = {}                     # seq -> (index, packet, sent time, tries)
-        nxt = 0
-        while nxt < len(ops) or inflight:
-            while nxt < len(ops) and len(inflight) < window:
-                cmd, args, data = ops[nxt]
+        """The single-chip form kept for older callers: ops are (cmd, args, data)."""
+        self.pipeline([(x, y, p, cmd, args, data) for cmd, args, data in ops],
+                      (lambda i, _rc, payload, _h: on_reply(i, payload)) if on_reply else None, window)
+
+    def pipeline(self, ops, on_reply=None, window=8, check=True, retry_codes=RETRY_CODES, timeout=None):
+        """Run SCP requests with up to ``window`` in flight, each to its own chip/core.
+
+        ``ops``: sequence of (x, y, p, cmd, args, data). ``on_reply(index, rc, payload,
+        reply header)`` for each reply, in arrival order. A request whose reply is late
+        is resent with the same sequence number (the board may execute it twice; reads
+        and writes are idempotent); one answered with a code in ``retry_codes`` (the
+        board or a chip on the way was busy) is resent after a short pause. Raises
+        SCPError for any other non-OK code when ``check``, SCPTimeout after
+        ``self.retries`` tries."""
+        timeout = self.timeout if timeout is None else timeout
+        inflight = {}                    # seq -> [index, packet, due time, tries]
+        delayed = []                     # [(resend time, seq)] after a retry code
+        nxt, n = 0, len(ops)
+        sock = self.sock
+        while nxt < n or inflight:
+            while nxt < n and len(inflight) < window:
+                x, y, p, cmd, args, data = ops[nxt]
                 seq = self._next_seq()
                 pkt = self.packet(x, y, p, cmd, args, data, seq)
-                self.sock.send(pkt)
-                inflight[seq] = [nxt, pkt, time.monotonic(), 1, cmd]
+                sock.send(pkt)
+                inflight[seq] = [nxt, pkt, time.monotonic() + timeout, 1]
                 nxt += 1
-            oldest = min(v[2] for v in inflight.values())
+            now = time.monotonic()
+            for item in [d for d in delayed if d[0] <= now]:
+                delayed.remove(item)
+                v = inflight.get(item[1])
+                if v is not None:
+                    sock.send(v[1])
+                    v[2] = now + timeout
+            due = min(v[2] for v in inflight.values())
+            if delayed:
+                due = min(due, min(d[0] for d in delayed))
             try:
-                _hdr, rc, seq, payload = self._recv(oldest + self.timeout - time.monotonic())
+                hdr, rc, seq, payload = self._recv(due - time.monotonic())
             except socket.timeout:
                 now = time.monotonic()
                 for seq, v in inflight.items():
-                    if now - v[2] >= self.timeout:
+                    if v[2] <= now and not any(d[1] == seq for d in delayed):
                         if v[3] >= self.retries:
-                            raise SCPTimeout("no reply from %s for %d,%d,%d" % (self.host, x, y, p))
-                        self.sock.send(v[1])
-                        v[2], v[3] = now, v[3] + 1
+                            x, y, p, cmd = ops[v[0]][:4]
+                            raise SCPTimeout("no reply from %s to SCP %s for %d,%d,%d after %d tries"
+                                             % (self.host, _cmd_name(cmd), x, y, p, v[3]))
+                        sock.send(v[1])
+                        v[2], v[3] = now + timeout, v[3] + 1
                 continue
-            v = inflight.pop(seq, None)
+            except ConnectionRefusedError:
+                raise SCPTimeout("%s: connection refused (no board listening)" % self.host)
+            v = inflight.get(seq)
             if v is None:
+                continue                 # a late duplicate of a reply we already have
+            if rc in retry_codes:
+                if v[3] >= self.retries:
+                    x, y, p, cmd = ops[v[0]][:4]
+                    raise SCPError(rc, cmd, x, y, p)
+                v[3] += 1
+                v[2] = time.monotonic() + 0.05 + timeout
+                delayed.append((time.monotonic() + 0.05, seq))
                 continue
-            if rc != RC.OK:
-                raise SCPError(rc, v[4], x, y, p)
+            del inflight[seq]
+            if check and rc != RC.OK:
+                x, y, p, cmd = ops[v[0]][:4]
+                raise SCPError(rc, cmd, x, y, p)
             if on_reply:
-                on_reply(v[0], payload)
+                on_reply(v[0], rc, payload, hdr)
 
     def read_word(self, x, y, address, p=0):
         return struct.unpack("<I", self.read(x, y, address, 4, p))[0]
