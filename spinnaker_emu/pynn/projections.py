@@ -150,15 +150,24 @@ class Projection(common.Projection):
         return ticks * dt
 
     # -- access ---------------------------------------------------------------------------
-    def _get_attributes_as_list(self, names):
+    def _column(self, name):
         arrays = self._arrays()
-        cols = []
-        for name in names:
-            key = {"presynaptic_index": "pre", "postsynaptic_index": "post"}.get(name, name)
-            if key not in arrays:
-                raise errors.NonExistentParameterError(name, type(self.synapse_type).__name__)
-            col = arrays[key]
-            cols.append(col.tolist())
+        key = {"presynaptic_index": "pre", "postsynaptic_index": "post"}.get(name, name)
+        if key in arrays:
+            return arrays[key]
+        if key.endswith("s") and key[:-1] in arrays:          # weights, delays
+            return arrays[key[:-1]]
+        # a rule parameter (tau_plus, w_max, ...): one value per projection on SpiNNaker
+        ps = self.synapse_type.native_parameters
+        if key not in ps.keys():
+            raise errors.NonExistentParameterError(name, type(self.synapse_type).__name__,
+                                                   ["weight", "delay"] + list(ps.keys()))
+        ps.shape = (1,)
+        ps.evaluate(simplify=True)
+        return np.full(len(arrays["pre"]), float(ps[key]))
+
+    def _get_attributes_as_list(self, names):
+        cols = [self._column(name).tolist() for name in names]
         return list(zip(*cols))
 
     def _get_attributes_as_arrays(self, names, multiple_synapses="sum"):
@@ -166,9 +175,7 @@ class Projection(common.Projection):
         pre, post = arrays["pre"], arrays["post"]
         out = []
         for name in names:
-            if name not in arrays and name.endswith("s"):
-                name = name[:-1]
-            values = arrays[name]
+            values = self._column(name)
             result = np.full((self.pre.size, self.post.size), np.nan)
             if multiple_synapses == "last":
                 result[pre, post] = values
@@ -200,6 +207,12 @@ class Projection(common.Projection):
             if name == "dendritic_delay_fraction":
                 continue
             value = np.asarray(value, dtype=float)
+            if name not in ("weight", "delay"):
+                uniq = np.unique(value[~np.isnan(value)]) if value.ndim else [float(value)]
+                if len(uniq) > 1:
+                    raise ValueError("SpiNNaker applies one value of %s per projection" % name)
+                self._set_rule_parameter(name, float(uniq[0]))
+                continue
             if value.ndim == 0:
                 new = np.full(pre.size, float(value))
             else:
@@ -208,6 +221,16 @@ class Projection(common.Projection):
                 new = self._grid_delays(new)
             arrays[name] = new
         self._dirty = True
+
+    def _set_rule_parameter(self, name, value):
+        st = self.synapse_type
+        for component in (getattr(st, "timing_dependence", None),
+                          getattr(st, "weight_dependence", None), st):
+            if component is not None and name in component.get_parameter_names():
+                component.parameter_space.update(**{name: value})
+                self._dirty = True
+                return
+        raise errors.NonExistentParameterError(name, type(st).__name__)
 
     def _set_initial_value_array(self, variable, initial_value):
         raise NotImplementedError("SpiNNaker synapses have no initial values to set")

@@ -149,6 +149,8 @@ class _CurrentSource:
             pop._current_sources.append(self)
 
     def set_native_parameters(self, parameters):
+        if parameters.shape is None:
+            parameters.shape = (1,)
         parameters.evaluate(simplify=True)
         for name, value in parameters.items():
             if isinstance(value, np.ndarray) or hasattr(value, "value"):
