@@ -11,6 +11,20 @@ States are SARK names: "RUN", "SYNC0", "SYNC1", "PAUSE", "EXIT", "RTE".
 KERNELS = {}
 
 
+def load_all():
+    """Import every module under spinnaker_emu.apps so that each @kernel registers."""
+    import importlib
+    import pkgutil
+    import spinnaker_emu.apps as pkg
+    for info in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + "."):
+        try:
+            importlib.import_module(info.name)
+        except Exception as e:            # a broken app module must not take the board down
+            import sys
+            print("spinnaker-emu: cannot load kernel module %s: %r" % (info.name, e), file=sys.stderr)
+    return KERNELS
+
+
 def kernel(name):
     def deco(cls):
         KERNELS[name] = cls
@@ -38,6 +52,16 @@ class Kernel:
 
     def stop(self):
         """The core is being stopped (STOP/INIT signal); release resources."""
+
+    # Timer-driven kernels (after core.start_simulation; see docs/RUNTIME.md)
+    def tick(self, t):
+        """One timer tick."""
+
+    def receive(self, packets):
+        """Multicast packets: a list of (sent_tick, keys, payloads) numpy arrays."""
+
+    def paused(self, t):
+        """The run reached its tick count; the core is now PAUSE'd."""
 
 
 @kernel("test")

@@ -6,12 +6,20 @@ import struct
 import time
 
 from ..apps.image import parse_image, looks_like_aplx, ImageError, peek_length
-from ..apps.kernels import KERNELS
+from ..apps.kernels import KERNELS, load_all
+
+load_all()          # in the supervisor, before the chips are forked
 from ..protocol import constants as C
 from ..protocol.constants import CPUState, Signal
 from ..protocol.structs import VCPU, VCPU_CLEARED_BYTES, vcpu_address, SV
 
 IDLE_NAME = b"sark"
+PROVENANCE_FIELDS = ("ticks", "sent", "received", "dropped", "late", "overruns", "rte", "reserved")
+
+
+def _new_provenance():
+    return dict.fromkeys(PROVENANCE_FIELDS, 0)
+
 MONITOR_NAME = b"scamp-3"
 _STATE_BY_NAME = {s.name: s for s in CPUState}
 
@@ -22,6 +30,9 @@ class Core:
     def __init__(self, chip, p):
         self.chip, self.p = chip, p
         self.kernel = None
+        self.sim = None                # timer-driven state (start_simulation)
+        self.sim_tick = 0
+        self.provenance = _new_provenance()
 
     x = property(lambda self: self.chip.x)
     y = property(lambda self: self.chip.y)
@@ -68,12 +79,59 @@ class Core:
 
     def exit(self, rc=0):
         self.set_state(CPUState.EXIT if rc == 0 else CPUState.RTE)
+        self.write_provenance()
+        self.sim = None
+
+    # ------------------------------------------------------------- timer runtime
+    @property
+    def time_scale(self):
+        return self.sim["time_scale"] if self.sim else None
+
+    def start_simulation(self, timer_period_us, n_ticks, sync_wait=True, time_scale=None,
+                         provenance_address=0):
+        """Become timer driven (docs/RUNTIME.md): SYNC0 and wait, or tick at once."""
+        self.sim = {"period_us": max(1, int(timer_period_us)), "time_scale": time_scale or None,
+                    "end": None if n_ticks is None else self.sim_tick + int(n_ticks),
+                    "provenance": provenance_address}
+        if sync_wait:
+            self.set_state(CPUState.SYNC0)
+        else:
+            self.set_state(CPUState.RUN)
+            self.chip.scheduler.core_started(self)
+
+    def send_mc(self, keys, payloads=None):
+        self.chip.scheduler.send_mc(self, keys, payloads)
+
+    def pause_simulation(self):
+        self.set_state(CPUState.PAUSE)
+        self.write_provenance()
+        try:
+            self.kernel.paused(self.sim_tick)
+        except Exception as e:
+            self.rte(C.RTECode.SWERR, "spinnaker-emu: kernel error when pausing: %r" % (e,))
+
+    def set_run_length(self, n_ticks):
+        """SDP CMD_RUNTIME: run ``n_ticks`` more ticks after the next SYNC0."""
+        if self.sim is None:
+            return
+        self.sim["end"] = None if n_ticks is None else self.sim_tick + int(n_ticks)
+        self.set_state(CPUState.SYNC0)
+
+    def write_provenance(self):
+        """Runtime counters to the address the system region gave (8 words)."""
+        addr = self.sim.get("provenance") if self.sim else 0
+        if addr:
+            pv = self.provenance
+            self.write(addr, struct.pack("<8I", *[min(int(pv[k]), 0xFFFFFFFF) for k in PROVENANCE_FIELDS]))
 
     def rte(self, code, message):
         self.io_printf(message if message.endswith("\n") else message + "\n")
         self._vset("rt_code", int(code))
         self.set_state(CPUState.RTE)
+        self.provenance["rte"] += 1
+        self.write_provenance()
         self.kernel = None
+        self.sim = None
 
     # ------------------------------------------------------------- IOBUF
     def io_printf(self, text):
@@ -182,6 +240,7 @@ class CoreManager:
             core._vset("time", int(time.time()))
             core._vset("app_id", app_id)
             core._vset("cpu_state", CPUState.INIT)
+            core.sim, core.sim_tick, core.provenance = None, 0, _new_provenance()
             self._load(core, data, wait)
         self._update_app_data(app_id)
 
@@ -227,6 +286,7 @@ class CoreManager:
             except Exception:
                 pass
         core.kernel = None
+        core.sim = None
 
     def _update_app_data(self, app_id):
         cores = [c for c in self.app_cores() if c.app_id == app_id and c.state != CPUState.IDLE]
@@ -294,6 +354,7 @@ class CoreManager:
                 core.set_state(CPUState.RUN)
         elif sig == Signal.EXIT:
             if st not in (CPUState.RTE, CPUState.WDOG):
+                core.write_provenance()
                 self._stop_core(core)
                 core.set_state(CPUState.EXIT)
         elif core.kernel is not None:

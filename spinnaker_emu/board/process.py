@@ -33,8 +33,11 @@ from ..protocol.sdp import (SDPHeader, SDPMessage, SCPRequest, ProtocolError, re
 from . import bulk, fabric
 from .chip import Chip
 from .monitor import Monitor
+from .scheduler import Scheduler
 
 PEEK_TIMEOUT = 1.0
+RUNNING_COMMAND_PORT = 1     # sPyNNaker's RUNNING_COMMAND_SDP_PORT (docs/RUNTIME.md)
+CMD_RUNTIME, CMD_STOP = 1, 2
 COUNT_TIMEOUT = 0.5
 BOOT_ACK_TIMEOUT = 10.0
 
@@ -79,6 +82,8 @@ class ChipProcess:
         self.reverse_socks = {}             # tag -> transport
         self.transports = {}
         self.stopping = None
+        self.chip.scheduler = self.scheduler = Scheduler(self)
+        self.signal_ids = itertools.count(1)
 
     @property
     def xy(self):
@@ -176,12 +181,20 @@ class ChipProcess:
         elif kind == "count":
             _k, token, origin, app_id, state, mask = msg
             self.send(origin, "count_reply", token, self._count_local(app_id, state, mask))
+        elif kind == "mc":
+            self.scheduler.on_mc(*msg[1:])
+        elif kind == "ls_hello":
+            self.scheduler.on_hello(*msg[1:])
+        elif kind == "rtr_table":
+            self.scheduler.set_table(msg[1], msg[2])
+        elif kind == "rtr_stats":
+            self.scheduler.on_stats(msg[1], msg[2])
         elif kind == "nn":
-            self.handle_nn(msg[1], msg[2])
+            self.handle_nn(msg[1], msg[2], msg[3])
         elif kind == "ffd":
             self.handle_ffd(*msg[1:])
         elif kind == "signal":
-            self.apply_signal(msg[1])
+            self.apply_signal(msg[1], msg[2])
         elif kind == "boot":
             _k, sv, version, root, origin = msg
             self.do_boot(sv, version, root)
@@ -217,6 +230,7 @@ class ChipProcess:
         except Exception:
             log("chip %s: internal error executing SCP %d:\n%s" % (self.xy, req.cmd, traceback.format_exc()))
             return None
+        self.scheduler.check_tables()
         if result is None or not hdr.reply_expected:
             return None
         rc, payload = result
@@ -256,6 +270,7 @@ class ChipProcess:
     def do_boot(self, sv, version, root):
         self.root = root
         self.chip.boot(sv, version, root)
+        self.scheduler.adopt_boot_table()
         if self.chip.is_ethernet:
             self.boot_started = True
             if root != self.xy:
@@ -394,6 +409,16 @@ class ChipProcess:
         if core.kernel is None:
             return
         sdp = req_or_sdp if isinstance(req_or_sdp, (bytes, bytearray)) else hdr.pack() + req_or_sdp.pack(len(req_or_sdp.args))
+        if hdr.dest_port == RUNNING_COMMAND_PORT and core.sim is not None and len(sdp) >= 12:
+            cmd = int.from_bytes(sdp[8:10], "little")
+            if cmd == CMD_RUNTIME:
+                n = int.from_bytes(sdp[12:16], "little") if len(sdp) >= 16 else 0
+                infinite = len(sdp) >= 20 and int.from_bytes(sdp[16:20], "little")
+                core.set_run_length(None if (infinite or n == 0xFFFFFFFF) else n)
+                return
+            if cmd == CMD_STOP:
+                core.exit(0)
+                return
         try:
             core.kernel.on_sdp(bytes(sdp))
         except Exception as e:
@@ -462,23 +487,31 @@ class ChipProcess:
             if xy != self.xy and xy in self.chip.reachable:
                 self.send(xy, *msg)
 
+    def _new_id(self):
+        return (self.xy, next(self.signal_ids))
+
     def broadcast_nn(self, key, data):
-        self.handle_nn(key, data)
-        self._broadcast("nn", key, data)
+        nid = self._new_id()
+        self.handle_nn(key, data, nid)
+        self._broadcast("nn", key, data, nid)
 
     def broadcast_ffd(self, fid, block, addr, data):
         self.handle_ffd(fid, block, addr, data)
         self._broadcast("ffd", fid, block, addr, bytes(data))
 
     def broadcast_signal(self, word):
-        self.apply_signal(word)
-        self._broadcast("signal", word)
+        sid = self._new_id()
+        self.apply_signal(word, sid)
+        self._broadcast("signal", word, sid)
 
-    def apply_signal(self, word):
+    def apply_signal(self, word, sig_id=None):
         if self.chip.booted:
-            self.chip.cores.signal((word >> 16) & 0xF, (word >> 8) & 0xFF, word & 0xFF)
+            sig = (word >> 16) & 0xF
+            self.chip.cores.signal(sig, (word >> 8) & 0xFF, word & 0xFF)
+            self.scheduler.check_tables()
+            self.scheduler.after_signal(sig, sig_id)
 
-    def handle_nn(self, key, data):
+    def handle_nn(self, key, data, nid=None):
         chip = self.chip
         if not chip.booted:
             return
@@ -486,7 +519,7 @@ class ChipProcess:
         flood = chip.flood
         if cmd == C.NN_SIG0:
             if data >> 28 == C.NN_SIG0_OP_SIGNAL:
-                self.apply_signal(data & 0x000FFFFF)
+                self.apply_signal(data & 0x000FFFFF, nid)
         elif cmd == C.NN_FFS:
             chip.flood = {"id": (key >> 16) & 0xFF, "n_blocks": (key >> 8) & 0xFF, "blocks": set(),
                           "mask": 0, "load": False}

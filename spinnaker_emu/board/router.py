@@ -29,6 +29,7 @@ class Router:
         self.copy_base = 0             # sv->rtr_copy
         self.link_packets = [0] * 6    # per-link multicast traffic
         self.dropped = 0
+        self.dirty = False             # MC table changed since the chip last shared it
 
     # ----------------------------------------------------------- copy table
     def _sync_copy(self, i):
@@ -39,6 +40,8 @@ class Router:
 
     def reset(self, system_route):
         """Initialise as SC&MP does at boot: entry 0 is SC&MP's signal route."""
+        self.link_packets = [0] * 6
+        self.diag_counters = [0] * 16
         for i in range(N):
             self.keys[i], self.masks[i], self.routes[i], self.owner[i] = 0xFFFFFFFF, 0, C.ROUTE_UNUSED, 0
         self.keys[0], self.masks[0], self.routes[0], self.owner[0] = 0xFFFF5554, 0xFFFFFFFE, system_route, 0x8000
@@ -49,11 +52,13 @@ class Router:
             self._sync_copy(0)
 
     def clear_entries(self, first=1, count=N - 1):
+        self.dirty = True
         for i in range(first, first + count):
             self.keys[i], self.masks[i], self.routes[i], self.owner[i] = 0xFFFFFFFF, 0, C.ROUTE_UNUSED, 0
             self._sync_copy(i)
 
     def set_entry(self, i, key, mask, route, app_id=0, cpu=0):
+        self.dirty = True
         self.keys[i], self.masks[i] = key & 0xFFFFFFFF, mask & 0xFFFFFFFF
         self.routes[i] = route & 0x00FFFFFF
         self.owner[i] = 0x8000 | ((cpu & 0x1F) << 8) | (app_id & 0xFF)
@@ -176,9 +181,12 @@ class Router:
         elif C.RTR_DIAG_COUNTERS <= off < C.RTR_DIAG_COUNTERS + 64:
             self.diag_counters[(off - C.RTR_DIAG_COUNTERS) >> 2] = value
         elif C.RTR_MC_ROUTES <= off < C.RTR_MC_ROUTES + 4 * N:
+            self.dirty = True
             self.routes[(off - C.RTR_MC_ROUTES) >> 2] = value & 0xFFFFFF
         elif C.RTR_MC_KEYS <= off < C.RTR_MC_KEYS + 4 * N:
+            self.dirty = True
             self.keys[(off - C.RTR_MC_KEYS) >> 2] = value
         elif C.RTR_MC_MASKS <= off < C.RTR_MC_MASKS + 4 * N:
+            self.dirty = True
             self.masks[(off - C.RTR_MC_MASKS) >> 2] = value
         # P2P table and others: read-only here (SC&MP owns them)

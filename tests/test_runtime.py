@@ -1,0 +1,246 @@
+"""The tick runtime: timer-driven apps on chip processes, multicast routed by the
+loaded tables across chips (including torus wrap links), lockstep and real time,
+pause/resume, and a chip dying mid-run."""
+import json
+import os
+import signal
+import struct
+import time
+
+import pytest
+
+from spinnaker_emu.apps.image import AppImage
+from spinnaker_emu.apps.regions import pack_region_table, pack_system_region
+from spinnaker_emu.board.launcher import start_board
+from spinnaker_emu.board.supervisor import pid_file
+from spinnaker_emu.host.scp import SCPConnection, SCPError, SCPTimeout, boot_board
+from spinnaker_emu.protocol import constants as C
+from spinnaker_emu.protocol.constants import SCPCommand as CMD, RC, CPUState, Signal
+from spinnaker_emu.protocol.structs import vcpu_address
+
+from conftest import fresh_ip
+
+W, NE, N, E, S, SW = 3, 1, 2, 0, 5, 4
+TRIAD_ETHERNETS = ((0, 0), (8, 4), (4, 8))
+
+
+def core_route(p):
+    return 1 << (6 + p)
+
+
+def count(conn, app, state, ethernets):
+    """CMD_COUNT counts one board: sum it over every Ethernet chip, as SpiNNMan does."""
+    total = 0
+    for (x, y) in ethernets:
+        _rc, p, _h = conn.send(x, y, 0, CMD.COUNT, (app, int(state)), timeout=2.0)
+        total += struct.unpack_from("<I", p)[0]
+    return total
+
+
+def wait_state(conn, app, state, n, timeout=10.0, ethernets=((0, 0),)):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            got = count(conn, app, state, ethernets)
+        except SCPError:
+            got = None
+        if got == n:
+            return
+        time.sleep(0.02)
+    raise AssertionError("app %d: %s count %s, wanted %d" % (app, state.name, got, n))
+
+
+def load_app(conn, x, y, p, kernel, config, app_id, n_ticks, time_scale=None, record_bytes=0):
+    """Regions in SDRAM, the region table at user0, the image at sdram_sys, AR."""
+    sysreg = 16
+    prov = 32
+    size = sysreg + prov + len(config) + record_bytes
+    base = conn.alloc_sdram(x, y, size + 64, app_id)
+    assert base
+    region0, region1, prov_addr = base, base + sysreg + prov, base + sysreg
+    table = conn.alloc_sdram(x, y, 64, app_id)
+    conn.write(x, y, region0, pack_system_region(1000, n_ticks, time_scale)[:12] + struct.pack("<I", prov_addr))
+    conn.write(x, y, region1, config)
+    conn.write(x, y, table, pack_region_table([region0, region1]))
+    conn.write_word(x, y, vcpu_address(p, "user0"), table)
+    conn.write(x, y, C.SDRAM_SYS, AppImage(kernel, kernel).pack())
+    conn.send(x, y, 0, CMD.AR, ((app_id << 24) | (1 << p),))
+    return region1, prov_addr
+
+
+def load_routes(conn, x, y, entries, app_id):
+    _rc, payload, _h = conn.send(x, y, 0, CMD.ALLOC, ((app_id << 8) | C.ALLOC_RTR, len(entries)))
+    first = struct.unpack("<I", payload)[0]
+    assert first
+    conn.write(x, y, C.SDRAM_SYS, b"".join(struct.pack("<HHIII", i, 0, r, k, m)
+                                            for i, (k, m, r) in enumerate(entries)))
+    conn.send(x, y, 0, CMD.RTR, ((len(entries) << 16) | (app_id << 8) | C.RTR_LOAD, C.SDRAM_SYS, first))
+
+
+def counter_config(capacity):
+    return struct.pack("<II", capacity, 0)
+
+
+def read_counter(conn, x, y, addr):
+    cap, count = struct.unpack("<II", conn.read(x, y, addr, 8))
+    n = min(cap, count)
+    raw = conn.read(x, y, addr + 8, 8 * n) if n else b""
+    return count, [struct.unpack_from("<II", raw, 8 * i) for i in range(n)]
+
+
+@pytest.fixture(scope="module")
+def triad(tmp_path_factory):
+    """Three SpiNN-5 boards wired as one 12x12 torus (a triad), booted from board 0."""
+    ips = [fresh_ip() for _ in range(3)]
+    path = tmp_path_factory.mktemp("machine") / "triad.toml"
+    path.write_text('version = 5\ntriads = [1, 1]\n[boards]\n"0,0,0" = "%s"\n"0,0,1" = "%s"\n"0,0,2" = "%s"\n' % tuple(ips))
+    h = start_board(ips[0], 5, machine_file=str(path))
+    try:
+        boot_board(ips[0], 5)
+        conn = SCPConnection(ips[0])
+        yield conn
+        conn.close()
+    finally:
+        h.stop()
+
+
+ROUTES = {
+    # source (1,1): 0x1000-3 west, 0x1004-7 south, 0x1008-B west and north-east; 0x100C-F: none
+    (1, 1): [(0x1000, 0xFFFFFFFC, 1 << W), (0x1004, 0xFFFFFFFC, 1 << S), (0x1008, 0xFFFFFFFC, (1 << W) | (1 << NE))],
+    # west through the wrap link (0,1) -> (11,1); (11,1) has no entry: default routing goes on west
+    (0, 1): [(0x1000, 0xFFFFFFF4, 1 << W)],
+    (10, 1): [(0x1000, 0xFFFFFFF4, 1 << W)],
+    (9, 1): [(0x1000, 0xFFFFFFF4, core_route(2))],
+    # south through the wrap link (1,0) -> (1,11)
+    (1, 0): [(0x1004, 0xFFFFFFFC, 1 << S)],
+    (1, 11): [(0x1004, 0xFFFFFFFC, 1 << S)],
+    (1, 10): [(0x1004, 0xFFFFFFFC, 1 << S)],
+    (1, 9): [(0x1004, 0xFFFFFFFC, core_route(3))],
+    # north-east, four hops
+    (2, 2): [(0x1008, 0xFFFFFFFC, 1 << NE)],
+    (3, 3): [(0x1008, 0xFFFFFFFC, 1 << NE)],
+    (4, 4): [(0x1008, 0xFFFFFFFC, 1 << NE)],
+    (5, 5): [(0x1008, 0xFFFFFFFC, core_route(4))],
+}
+SENDS = [(2 + i, 0x1000 + i) for i in range(16)]        # key 0x1000+i at tick 2+i
+
+
+def run_fabric_test(conn, app, time_scale):
+    for xy, entries in ROUTES.items():
+        load_routes(conn, xy[0], xy[1], entries, app)
+    src = struct.pack("<I", len(SENDS)) + b"".join(struct.pack("<II", t, k) for t, k in SENDS)
+    load_app(conn, 1, 1, 1, "mc_source", src, app, 30, time_scale)
+    counters = {}
+    for xy, p in (((9, 1), 2), ((1, 9), 3), ((5, 5), 4)):
+        counters[xy], _ = load_app(conn, xy[0], xy[1], p, "mc_counter", counter_config(64), app, 30, time_scale)
+    conn.send(1, 1, 0, CMD.WRITE, (0xF100002C, 4, 2), struct.pack("<I", 0xFFFFFFFF))   # clear diagnostics
+    wait_state(conn, app, CPUState.SYNC0, 4, ethernets=TRIAD_ETHERNETS)
+    conn.signal(app, Signal.SYNC0, C.SIG_TYPE_MC)
+    wait_state(conn, app, CPUState.PAUSE, 4, ethernets=TRIAD_ETHERNETS)
+    out = {xy: read_counter(conn, xy[0], xy[1], addr) for xy, addr in counters.items()}
+    diag = struct.unpack("<16I", conn.read(1, 1, C.ROUTER_BASE + C.RTR_DIAG_COUNTERS, 64))
+    ext11 = struct.unpack("<16I", conn.read(11, 1, C.ROUTER_BASE + C.RTR_DIAG_COUNTERS, 64))
+    conn.signal(app, Signal.STOP)
+    wait_state(conn, app, CPUState.PAUSE, 0, ethernets=TRIAD_ETHERNETS)
+    return out, diag, ext11
+
+
+def expected():
+    def rx(keys):
+        return [(t + 1, k) for t, k in SENDS if k in keys]
+    return {(9, 1): rx(set(range(0x1000, 0x1004)) | set(range(0x1008, 0x100C))),
+            (1, 9): rx(set(range(0x1004, 0x1008))),
+            (5, 5): rx(set(range(0x1008, 0x100C)))}
+
+
+def test_multicast_follows_the_tables_over_wrap_links(triad):
+    out, diag, ext11 = run_fabric_test(triad, 50, None)
+    for xy, want in expected().items():
+        count, rows = out[xy]
+        assert count == len(want) and rows == want, xy
+    assert diag[0] == 16           # local MC at the source router
+    assert diag[8] == 4            # 0x100C..F have no route: dropped at the source router
+    assert ext11[1] == 8           # 8 keys passed (11,1) by default routing
+
+
+def test_real_time_mode_gives_the_same_counts(triad):
+    out, diag, _ = run_fabric_test(triad, 51, time_scale=2.0)
+    for xy, want in expected().items():
+        assert out[xy][0] == len(want)
+        assert sorted(k for _t, k in out[xy][1]) == sorted(k for _t, k in want)
+    assert diag[8] == 4
+
+
+def test_pause_resume_records_without_loss_or_duplication(make_board):
+    b = make_board()
+    conn = b.conn
+    app = 52
+    load_routes(conn, 0, 0, [(0x5000, 0xFFFFFF00, 1 << N)], app)
+    load_routes(conn, 0, 1, [(0x5000, 0xFFFFFF00, core_route(1))], app)
+    sends = [(t, 0x5000 | (t & 0xFF)) for t in range(200)]
+    src = struct.pack("<I", len(sends)) + b"".join(struct.pack("<II", t, k) for t, k in sends)
+    load_app(conn, 0, 0, 3, "mc_source", src, app, 100)
+    addr, prov = load_app(conn, 0, 1, 1, "mc_counter", counter_config(400), app, 100)
+    wait_state(conn, app, CPUState.SYNC0, 2)
+    conn.signal(app, Signal.SYNC0, C.SIG_TYPE_MC)
+    wait_state(conn, app, CPUState.PAUSE, 2)
+    count, rows = read_counter(conn, 0, 1, addr)
+    assert rows == [(t + 1, k) for t, k in sends[:99]]
+    ticks = struct.unpack("<I", conn.read(0, 1, prov, 4))[0]
+    assert ticks == 100
+    # resume: new run length through the SDP runtime command, then SYNC0 again
+    for (x, y, p) in ((0, 0, 3), (0, 1, 1)):
+        _runtime(conn, x, y, p, 100)
+    wait_state(conn, app, CPUState.SYNC0, 2)
+    conn.signal(app, Signal.SYNC0, C.SIG_TYPE_MC)
+    wait_state(conn, app, CPUState.PAUSE, 2)
+    count, rows = read_counter(conn, 0, 1, addr)
+    assert rows == [(t + 1, k) for t, k in sends[:199]]
+    assert struct.unpack("<4I", conn.read(0, 1, prov, 16))[:3] == (200, 0, 199)   # ticks sent received
+    conn.signal(app, Signal.STOP)
+
+
+def _runtime(conn, x, y, p, n):
+    """The SDP runtime command to port 1 of a core (no reply)."""
+    pkt = SCPConnection.packet(x, y, p, 1, (n, 0, 0), seq=0, port=1, reply=False)
+    conn.sock.send(pkt)
+
+
+def test_killing_a_chip_mid_run_is_reported_and_nothing_hangs(make_board):
+    b = make_board()
+    conn = b.conn
+    app = 53
+    # a chain (0,0) -> (1,0) -> (2,0) of relays that runs forever
+    load_routes(conn, 0, 0, [(0x7000, 0xFFFFFF00, 1 << E)], app)
+    load_routes(conn, 1, 0, [(0x7000, 0xFFFFFF00, core_route(1))], app)
+    load_routes(conn, 1, 0, [(0x7100, 0xFFFFFF00, 1 << E)], app)
+    load_routes(conn, 2, 0, [(0x7100, 0xFFFFFF00, core_route(1))], app)
+    sends = [(t, 0x7000) for t in range(100000)]
+    src = struct.pack("<I", 2000) + b"".join(struct.pack("<II", t, k) for t, k in sends[:2000])
+    load_app(conn, 0, 0, 1, "mc_source", src, app, None)
+    load_app(conn, 1, 0, 1, "mc_relay", struct.pack("<IIII", 1, 0x7000, 0xFFFFFF00, 0x7100), app, None)
+    load_app(conn, 2, 0, 1, "mc_counter", counter_config(16), app, None)
+    wait_state(conn, app, CPUState.SYNC0, 3)
+    conn.signal(app, Signal.SYNC0, C.SIG_TYPE_MC)
+    wait_state(conn, app, CPUState.RUN, 3)
+    with open(pid_file(b.ip)) as f:
+        victim = json.load(f)["chip_pids"]["1,0"]
+    os.kill(victim, signal.SIGKILL)
+    t0 = time.monotonic()
+    # COUNT now answers RC_P2P_NOREPLY with a partial count; find the silent chip
+    conn2 = SCPConnection(b.ip, timeout=0.3, retries=2)
+    rc, _p, _h = conn2.send(255, 255, 0, CMD.COUNT, (app, CPUState.RUN), check=False, timeout=2.0)
+    assert rc == RC.P2P_NOREPLY
+    dead = []
+    for xy in ((0, 0), (1, 0), (2, 0)):
+        try:
+            conn2.chip_info(*xy)
+        except SCPTimeout:
+            dead.append(xy)
+    assert dead == [(1, 0)]
+    assert time.monotonic() - t0 < 10
+    # the other chips stop cleanly on STOP
+    conn2.signal(app, Signal.STOP)
+    for xy in ((0, 0), (2, 0)):
+        assert conn2.vcpu(xy[0], xy[1], 1)["cpu_state"] == CPUState.IDLE
+    conn2.close()
