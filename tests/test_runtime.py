@@ -9,14 +9,13 @@ import time
 
 import pytest
 
-from spinnaker_emu.apps.image import AppImage
-from spinnaker_emu.apps.regions import pack_region_table, pack_system_region
+from spinnaker_emu.host.apps import (load_app, load_routes, counter_config, read_counter,
+                                     wait_state as _wait_state)
 from spinnaker_emu.board.launcher import start_board
 from spinnaker_emu.board.supervisor import pid_file
 from spinnaker_emu.host.scp import SCPConnection, SCPError, SCPTimeout, boot_board
 from spinnaker_emu.protocol import constants as C
 from spinnaker_emu.protocol.constants import SCPCommand as CMD, RC, CPUState, Signal
-from spinnaker_emu.protocol.structs import vcpu_address
 
 from conftest import fresh_ip
 
@@ -28,64 +27,11 @@ def core_route(p):
     return 1 << (6 + p)
 
 
-def count(conn, app, state, ethernets):
-    """CMD_COUNT counts one board: sum it over every Ethernet chip, as SpiNNMan does."""
-    total = 0
-    for (x, y) in ethernets:
-        _rc, p, _h = conn.send(x, y, 0, CMD.COUNT, (app, int(state)), timeout=2.0)
-        total += struct.unpack_from("<I", p)[0]
-    return total
-
-
 def wait_state(conn, app, state, n, timeout=10.0, ethernets=((0, 0),)):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            got = count(conn, app, state, ethernets)
-        except SCPError:
-            got = None
-        if got == n:
-            return
-        time.sleep(0.02)
-    raise AssertionError("app %d: %s count %s, wanted %d" % (app, state.name, got, n))
-
-
-def load_app(conn, x, y, p, kernel, config, app_id, n_ticks, time_scale=None, record_bytes=0):
-    """Regions in SDRAM, the region table at user0, the image at sdram_sys, AR."""
-    sysreg = 16
-    prov = 32
-    size = sysreg + prov + len(config) + record_bytes
-    base = conn.alloc_sdram(x, y, size + 64, app_id)
-    assert base
-    region0, region1, prov_addr = base, base + sysreg + prov, base + sysreg
-    table = conn.alloc_sdram(x, y, 64, app_id)
-    conn.write(x, y, region0, pack_system_region(1000, n_ticks, time_scale)[:12] + struct.pack("<I", prov_addr))
-    conn.write(x, y, region1, config)
-    conn.write(x, y, table, pack_region_table([region0, region1]))
-    conn.write_word(x, y, vcpu_address(p, "user0"), table)
-    conn.write(x, y, C.SDRAM_SYS, AppImage(kernel, kernel).pack())
-    conn.send(x, y, 0, CMD.AR, ((app_id << 24) | (1 << p),))
-    return region1, prov_addr
-
-
-def load_routes(conn, x, y, entries, app_id):
-    _rc, payload, _h = conn.send(x, y, 0, CMD.ALLOC, ((app_id << 8) | C.ALLOC_RTR, len(entries)))
-    first = struct.unpack("<I", payload)[0]
-    assert first
-    conn.write(x, y, C.SDRAM_SYS, b"".join(struct.pack("<HHIII", i, 0, r, k, m)
-                                            for i, (k, m, r) in enumerate(entries)))
-    conn.send(x, y, 0, CMD.RTR, ((len(entries) << 16) | (app_id << 8) | C.RTR_LOAD, C.SDRAM_SYS, first))
-
-
-def counter_config(capacity):
-    return struct.pack("<II", capacity, 0)
-
-
-def read_counter(conn, x, y, addr):
-    cap, count = struct.unpack("<II", conn.read(x, y, addr, 8))
-    n = min(cap, count)
-    raw = conn.read(x, y, addr + 8, 8 * n) if n else b""
-    return count, [struct.unpack_from("<II", raw, 8 * i) for i in range(n)]
+    try:
+        _wait_state(conn, app, state, n, timeout, ethernets)
+    except TimeoutError as e:
+        raise AssertionError(str(e))
 
 
 @pytest.fixture(scope="module")
