@@ -23,6 +23,7 @@ class IncomingBlock:
     weight: np.ndarray
     delay: np.ndarray           # ticks still to wait on the target core (1..16)
     stage: np.ndarray           # 0 direct, 1..8 via the delay extension
+    conn_idx: np.ndarray = None  # positions of these connections in the edge's arrays
 
     def __len__(self):
         return len(self.pre_local)
@@ -85,7 +86,7 @@ def map_network(graph, machine, reserved=None):
                     source = pre_mv if direct else delays[pre_mv]
                     block = IncomingBlock(source, e, e.pre_idx[idx] - pre_mv.lo,
                                           e.post_idx[idx] - post_mv.lo, e.weight[idx],
-                                          remaining[idx], stage[idx])
+                                          remaining[idx], stage[idx], idx)
                     m.incoming[post_mv].append(block)
                     dests[source].add(placements[post_mv])
                     if not direct:

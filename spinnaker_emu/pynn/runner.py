@@ -1,21 +1,260 @@
-"""Placeholder replaced by the machine runner."""
+"""The run path: network -> mapping -> SDRAM regions -> emulated (or real) machine ->
+ticks -> recordings -> neo.  Nothing is simulated on the host.
+
+Phases (each timed into the report folder): machine (start/boot/discover), mapping,
+data generation, loading (regions, routes, images), running (SYNC0 ... PAUSE),
+extraction (recordings, plastic weights, state for the last sample).
+"""
+import json
+import os
+import random
+import socket
+import struct
+import sys
+import time
+from collections import defaultdict
+
+import numpy as np
+
+from ..mapping import Graph, AppVertex, AppEdge, MappingError, map_network
+from ..mapping.keys import KEY_MASK
+from . import config as _config
+
+APP_ID = 30
+RUNNING_COMMAND_SDP_PORT = 1
+CMD_RUNTIME = 1
+CMD_STOP = 2
+RECORDING_BUDGET_PER_CORE = 4 << 20          # bytes of recording buffer per core
+SDRAM_USER_PER_CHIP = 100 << 20              # what we let the application use per chip
+DEFAULT_RECORD_TICKS = 1000
 
 
+class SpiNNakerRunError(RuntimeError):
+    pass
+
+
+def _free_loopback_ip():
+    """A 127.0.1.N address whose SCP and boot ports are free."""
+    candidates = list(range(2, 255))
+    random.Random(os.getpid() ^ int(time.time() * 1000)).shuffle(candidates)
+    for n in candidates:
+        ip = "127.0.1.%d" % n
+        socks = []
+        try:
+            for port in (17893, 54321, 17894):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                socks.append(s)
+                s.bind((ip, port))
+            return ip
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise SpiNNakerRunError("no free 127.0.1.N address for a local board")
+
+
+# ------------------------------------------------------------------------ network -> graph
+def _receptor_index(projection):
+    return 1 if projection.receptor_type == "inhibitory" else 0
+
+
+def _stdp_description(synapse_type):
+    td = getattr(synapse_type, "timing_dependence", None)
+    wd = getattr(synapse_type, "weight_dependence", None)
+    if td is None or wd is None:
+        return None
+
+    def values(component):
+        ps = component.native_parameters
+        ps.shape = (1,)
+        ps.evaluate(simplify=True)
+        return {k: float(v) for k, v in ps.items()}
+    t, w = values(td), values(wd)
+    rule = "multiplicative" if "Multiplicative" in type(wd).__name__ else "additive"
+    return {"rule": rule, "tau_plus": t["tau_plus"], "tau_minus": t["tau_minus"],
+            "A_plus": t["A_plus"], "A_minus": t["A_minus"],
+            "w_min": w["w_min"], "w_max": w["w_max"]}
+
+
+def build_graph(state):
+    g = Graph()
+    vertex_of = {}
+    for pop in state.populations:
+        v = AppVertex(pop.label or "pop%d" % len(vertex_of), pop.size,
+                      type(pop.celltype).__name__, pop._max_atoms_per_core,
+                      pop._placement_constraint, payload=pop)
+        vertex_of[pop] = g.add_vertex(v)
+    for proj in state.projections:
+        arrays = proj._arrays()
+        pre_pop, post_pop = proj.pre.grandparent, proj.post.grandparent
+        pre_map = _index_map(proj.pre)
+        post_map = _index_map(proj.post)
+        ticks = np.rint(arrays["delay"] / state.dt).astype(np.int64)
+        e = AppEdge(vertex_of[pre_pop], vertex_of[post_pop], pre_map[arrays["pre"]],
+                    post_map[arrays["post"]], np.abs(arrays["weight"]), np.maximum(ticks, 1),
+                    _receptor_index(proj), _stdp_description(proj.synapse_type),
+                    label=proj.label or "", payload=proj)
+        g.add_edge(e)
+    return g, vertex_of
+
+
+def _index_map(p):
+    """Indices of a Population/PopulationView/Assembly in its (single) parent population."""
+    from pyNN.common import Assembly
+    if isinstance(p, Assembly):
+        raise NotImplementedError("Projections from/to Assemblies are not supported on SpiNNaker "
+                                  "(sPyNNaker does not support them either): project each "
+                                  "population separately")
+    if hasattr(p, "parent"):
+        return np.asarray(p.grandparent.id_to_index(p.all_cells), dtype=np.int64)
+    return np.arange(p.size, dtype=np.int64)
+
+
+# ------------------------------------------------------------------------ the runner
 class Runner:
     def __init__(self, state):
         self.state = state
+        self.cfg = _config.load(**{k: state.extra_params.get(k) for k in
+                                   ("machine_name", "version", "spalloc_server",
+                                    "time_scale_factor")})
+        self.board = None
+        self.tx = None
+        self.loaded = None          # LoadedNetwork
+        self.timings = defaultdict(float)
+        self.report_dir = None
 
-    def run(self, n_ticks):
-        raise NotImplementedError("the machine run path is not integrated yet")
-
-    def reset(self):
-        pass
+    # -- lifecycle ----------------------------------------------------------------------
+    def configure(self, extra):
+        self.cfg = _config.load(**{k: extra.get(k) for k in
+                                   ("machine_name", "version", "spalloc_server",
+                                    "time_scale_factor")})
 
     def forget_network(self):
-        pass
+        self._unload()
 
-    def configure(self, extra):
-        pass
+    def reset(self):
+        self._unload()
 
     def close(self):
-        pass
+        self._unload()
+        if self.tx is not None:
+            try:
+                self.tx.close()
+            except Exception:
+                pass
+            self.tx = None
+        if self.board is not None:
+            board, self.board = self.board, None
+            board.stop()
+
+    def _unload(self):
+        if self.loaded is not None and self.tx is not None:
+            try:
+                self.loaded.unload()
+            except Exception as err:          # a dead board must not block reset/end
+                print("spinnaker_emu: could not stop the application: %s" % err,
+                      file=sys.stderr)
+        self.loaded = None
+
+    # -- machine ------------------------------------------------------------------------
+    def _timed(self, phase):
+        runner = self
+
+        class _T:
+            def __enter__(self):
+                self.t0 = time.perf_counter()
+
+            def __exit__(self, *exc):
+                runner.timings[phase] += time.perf_counter() - self.t0
+        return _T()
+
+    def get_machine(self):
+        self._ensure_machine()
+        return self.tx.machine.machine
+
+    def _ensure_machine(self):
+        if self.tx is not None:
+            return
+        from ..host.transceiver import Transceiver
+        with self._timed("machine"):
+            host = self.cfg.get("Machine", "machine_name")
+            version = self.cfg.get_int("Machine", "version") or 5
+            if host is None and self.cfg.get("Machine", "spalloc_server"):
+                host, version = self._spalloc_board()
+            if host is None:
+                from ..board.launcher import start_board
+                ip = _free_loopback_ip()
+                self.board = start_board(ip, version, detach=False)
+                host = ip
+            progress = self.cfg.get_bool("Reports", "progress_bars")
+            self.tx = Transceiver(host, version=version, boot=True,
+                                  progress=None if progress else False)
+            self.host = host
+
+    def _spalloc_board(self):
+        server = self.cfg.get("Machine", "spalloc_server")
+        port = self.cfg.get_int("Machine", "spalloc_port") or 22244
+        owner = self.cfg.get("Machine", "spalloc_user") or "spinnaker_emu"
+        from ..spalloc import client as spc       # noqa: F401  (optional client)
+        job = spc.create_job(server, port, 1, owner=owner)
+        self._spalloc_job = job
+        return job.hostname, 5
+
+    # -- running ------------------------------------------------------------------------
+    def run(self, n_ticks):
+        self._ensure_machine()
+        from .loader import LoadedNetwork
+        if self.loaded is not None and self.loaded.stale():
+            self._unload()
+        if self.loaded is None:
+            graph, vertex_of = build_graph(self.state)
+            with self._timed("mapping"):
+                mapping = map_network(graph, self.tx.machine.machine,
+                                      reserved=self._reserved_cores())
+            self.loaded = LoadedNetwork(self, graph, vertex_of, mapping)
+            self.loaded.load(first_run_ticks=n_ticks)
+        self.loaded.run(n_ticks)
+        self._write_report()
+
+    def _reserved_cores(self):
+        reserved = {}
+        for xy, chip in self.tx.machine.chips.items():
+            n = getattr(chip, "n_cores", 18)
+            if n < 18:
+                reserved[xy] = set(range(n, 18))
+        return reserved
+
+    # -- reports ------------------------------------------------------------------------
+    def _write_report(self):
+        if not self.cfg.get_bool("Reports", "reports_enabled"):
+            return
+        try:
+            if self.report_dir is None:
+                base = self.cfg.get("Reports", "default_report_file_path")
+                if base in (None, "DEFAULT"):
+                    base = os.path.join(os.getcwd(), "reports")
+                stamp = time.strftime("%Y%m%d-%H%M%S") + "-%d" % os.getpid()
+                self.report_dir = os.path.join(base, stamp)
+                os.makedirs(self.report_dir, exist_ok=True)
+                latest = os.path.join(base, "latest")
+                try:
+                    if os.path.islink(latest):
+                        os.unlink(latest)
+                    os.symlink(stamp, latest)
+                except OSError:
+                    pass
+            report = {"machine": {"host": getattr(self, "host", None),
+                                  "local_board": self.board is not None,
+                                  "chips": len(self.tx.machine.chips)},
+                      "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
+                      "simulated_ms": self.state.t if self.state.running else None,
+                      "timestep_ms": self.state.dt}
+            if self.loaded is not None:
+                report["mapping"] = self.loaded.mapping.summary()
+                report["placements"] = self.loaded.placement_report()
+                report["provenance"] = self.loaded.provenance
+            with open(os.path.join(self.report_dir, "provenance.json"), "w") as f:
+                json.dump(report, f, indent=1, default=str)
+        except OSError:
+            pass
