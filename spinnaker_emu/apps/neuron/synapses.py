@@ -1,0 +1,246 @@
+"""Synaptic processing on a neuron core: master population table lookup, row
+expansion into the input ring buffer, and pair-based STDP — vectorised.
+
+The core reads its MASTER_POP and SYNAPTIC_MATRIX regions once at start (as
+sPyNNaker DMAs rows, but cached: the rows of static synapses never change) and
+keeps each block as flat arrays in row order (CSR). A batch of received keys is
+looked up per pop-table entry with one vectorised mask compare, and all the
+synapses of all matched rows are added to the ring buffer with one bincount.
+
+Ring buffer: uint16 entries per (delay slot, synapse type, neuron) that saturate
+at 0xFFFF, as sPyNNaker's; at tick t slot t % 16 is shifted left by the synapse
+type's ring-buffer shift into S16.15 and cleared.
+
+Plastic rows are processed one received spike at a time (the update of a row
+depends on the previous one), vectorised across the synapses of the row.
+"""
+import numpy as np
+
+from .regions import (FLAG_PLASTIC, N_SYNAPSE_TYPES, PLASTIC_ROW_HEADER, POP_ENTRY_WORDS,
+                      POST_HISTORY, RING_SLOTS, STATIC_ROW_HEADER, STDP_PAIR_ADDITIVE,
+                      decode_synaptic_words, encode_synaptic_words, weight_scale)
+from .fixed import from_s1615, to_s1615
+
+STDP_TRACE_ONE = 2048.0          # sPyNNaker's STDP traces: 16-bit, 11 fractional bits
+
+
+def _trace_q(x):
+    return np.floor(np.asarray(x) * STDP_TRACE_ONE) / STDP_TRACE_ONE
+
+
+class Block:
+    """One master-population-table entry and its rows, flattened."""
+
+    def __init__(self, entry, matrix_words):
+        (self.key, self.mask, self.offset, self.n_rows, self.stride, self.neuron_bits,
+         self.n_src, flags) = (int(x) for x in entry)
+        self.plastic = bool(flags & FLAG_PLASTIC)
+        self.head = PLASTIC_ROW_HEADER if self.plastic else STATIC_ROW_HEADER
+        words = np.array(matrix_words[self.offset:self.offset + self.n_rows * self.stride],
+                         dtype=np.uint32).reshape(self.n_rows, self.stride)
+        counts = words[:, 0].astype(np.int64)
+        self.valid = np.arange(self.stride - self.head)[None, :] < counts[:, None]
+        self.row_ptr = np.concatenate([[0], np.cumsum(counts)])
+        self.post, self.type, self.delay, self.w16 = decode_synaptic_words(
+            words[:, self.head:][self.valid])
+        self.w16 = self.w16.astype(np.int64)
+        if self.plastic:
+            self.last_t = words[:, 1].astype(np.int64)
+            self.last_tr = from_s1615(words[:, 2].view(np.int32))
+
+    def rows_of(self, keys):
+        idx = keys & ~np.uint32(self.mask)
+        idx = idx.astype(np.int64)
+        if self.neuron_bits:
+            idx = (idx >> self.neuron_bits) * self.n_src + (idx & ((1 << self.neuron_bits) - 1))
+        return idx
+
+    def words(self):
+        """The block as the core leaves it (plastic weights and row headers updated)."""
+        block = np.zeros((self.n_rows, self.stride), dtype=np.uint32)
+        block[:, 0] = np.diff(self.row_ptr)
+        if self.plastic:
+            block[:, 1] = self.last_t
+            block[:, 2] = to_s1615(self.last_tr).view(np.uint32)
+        block[:, self.head:][self.valid] = encode_synaptic_words(
+            self.post, self.type, self.delay, self.w16)
+        return block
+
+
+class PairSTDP:
+    """SpikePairRule with additive or multiplicative weight dependence, in
+    sPyNNaker's deferred form: a plastic row is updated when its presynaptic
+    spike arrives, against the post-synaptic spike history.
+
+    All the delay is dendritic (sPyNNaker): a post spike at tp is seen by the
+    synapse at tp + d. For a pre spike at t after one at t_last, with pre trace
+    x (after t_last) and delay d, each post event with t_last - d < tp <= t - d
+    potentiates by A+ x exp(-(tp + d - t_last)/tau+), then the newest post event
+    with tp <= t - d (post trace y) depresses by A- y exp(-(t - tp - d)/tau-).
+    Additive: w += A+ sum(...) (capped at w_max), w -= A- (...) (floored at w_min),
+    in weight units. Multiplicative: w += (w_max - w) A+ (...) per event,
+    w -= (w - w_min) A- (...). Traces add 1 per spike and decay exponentially."""
+
+    def __init__(self, params, n_neurons, weight_scales):
+        self.p = params
+        self.additive = params.rule == "additive"
+        self.wscale = np.asarray(weight_scales, dtype=np.float64)
+        self.times = np.zeros((n_neurons, POST_HISTORY), dtype=np.int64)
+        self.traces = np.zeros((n_neurons, POST_HISTORY))
+        self.count = np.ones(n_neurons, dtype=np.int64)    # the (0, 0) start event
+
+    def post_spikes(self, t, idx):
+        if idx.size == 0:
+            return
+        last = self.count[idx] - 1
+        tr = self.traces[idx, last] * np.exp(-(t - self.times[idx, last]) / self.p.tau_minus)
+        new = _trace_q(tr) + 1.0
+        full = self.count[idx] >= POST_HISTORY
+        if full.any():
+            f = idx[full]
+            self.times[f, :-1] = self.times[f, 1:]
+            self.traces[f, :-1] = self.traces[f, 1:]
+        pos = np.where(full, POST_HISTORY - 1, self.count[idx])
+        self.times[idx, pos] = t
+        self.traces[idx, pos] = new
+        self.count[idx] = np.minimum(self.count[idx] + 1, POST_HISTORY)
+
+    def pre_trace(self, t, last_t, last_tr):
+        return float(_trace_q(last_tr * np.exp(-(t - last_t) / self.p.tau_plus))) + 1.0
+
+    def update_row(self, t, last_t, last_tr, post, delay, w16, stype):
+        p = self.p
+        ws = self.wscale[stype]
+        w = w16 / ws
+        T, TR = self.times[post], self.traces[post]
+        valid = np.arange(POST_HISTORY)[None, :] < self.count[post][:, None]
+        d = delay[:, None]
+        begin = np.maximum(last_t - d, 0)
+        end = np.maximum(t - d, 0)
+        in_win = valid & (T > begin) & (T <= end)
+        dt_pot = T + d - last_t
+        pot = np.where(in_win & (dt_pot > 0),
+                       _trace_q(last_tr * np.exp(-np.maximum(dt_pot, 0) / p.tau_plus)), 0.0)
+        before = valid & (T <= end)
+        has = before.any(axis=1)
+        last = POST_HISTORY - 1 - np.argmax(before[:, ::-1], axis=1)
+        rows = np.arange(len(post))
+        dt_dep = t - (T[rows, last] + delay)
+        dep = np.where(has, _trace_q(TR[rows, last] * np.exp(-np.maximum(dt_dep, 0) / p.tau_minus)),
+                       0.0)
+        if self.additive:
+            w = np.minimum(w + p.A_plus * pot.sum(axis=1), p.w_max)
+            w = np.maximum(w - p.A_minus * dep, p.w_min)
+        else:
+            w = p.w_max - (p.w_max - w) * np.prod(1.0 - p.A_plus * pot, axis=1)
+            w = w - (w - p.w_min) * p.A_minus * dep
+        # back to 16 bits by truncation (bitsk(weight) >> shift); the epsilon keeps
+        # an unchanged weight from losing a unit to float rounding
+        return np.clip(np.floor(w * ws + 1e-6), 0, 0xFFFF).astype(np.int64)
+
+
+class SynapseProcessor:
+    def __init__(self, n_neurons, ring_buffer_shifts, global_weight_scale, pop_words,
+                 matrix_words, stdp_params=None, n_types=N_SYNAPSE_TYPES):
+        self.n = n_neurons
+        self.nt = n_types
+        shifts = list(ring_buffer_shifts) + [0] * (n_types - len(ring_buffer_shifts))
+        # ring-buffer sum -> S16.15 value in weight-scaled units: (sum << shift) / 2^15
+        self.to_input = np.array([2.0 ** s / 32768.0 for s in shifts[:n_types]])
+        self.ring = np.zeros(RING_SLOTS * n_types * n_neurons, dtype=np.int64)
+        self.blocks = []
+        if pop_words is not None and len(pop_words):
+            n_entries = int(pop_words[0])
+            entries = np.asarray(pop_words[1:1 + n_entries * POP_ENTRY_WORDS],
+                                 dtype=np.int64).reshape(n_entries, POP_ENTRY_WORDS)
+            self.blocks = [Block(e, matrix_words) for e in entries]
+        self.stdp = None
+        if stdp_params is not None:
+            self.stdp = PairSTDP(stdp_params, n_neurons,
+                                 [weight_scale(s, global_weight_scale) for s in shifts[:n_types]])
+        self.counters = {"saturations": 0, "unmatched_keys": 0, "invalid_rows": 0,
+                         "late_spikes": 0, "synaptic_events": 0, "plastic_updates": 0}
+
+    # -------------------------------------------------------------- input
+    def receive(self, ticks, keys, next_tick):
+        """ticks: the tick each spike was sent in; keys: uint32 array."""
+        keys = np.asarray(keys, dtype=np.uint32)
+        ticks = np.asarray(ticks, dtype=np.int64)
+        matched = np.zeros(len(keys), dtype=bool)
+        dep = []
+        for b in self.blocks:
+            m = (keys & np.uint32(b.mask)) == np.uint32(b.key)
+            if not m.any():
+                continue
+            matched |= m
+            rows, tk = b.rows_of(keys[m]), ticks[m]
+            ok = rows < b.n_rows
+            if not ok.all():
+                self.counters["invalid_rows"] += int((~ok).sum())
+                rows, tk = rows[ok], tk[ok]
+            if b.plastic and self.stdp is not None:
+                dep.extend(self._plastic(b, rows, tk))
+            else:
+                dep.append(self._static(b, rows, tk))
+        self.counters["unmatched_keys"] += int((~matched).sum())
+        dep = [d for d in dep if d is not None and len(d[0])]
+        if dep:
+            at, st, post, w = (np.concatenate(x) for x in zip(*dep))
+            self._deposit(at, st, post, w, next_tick)
+
+    def _static(self, b, rows, tk):
+        starts = b.row_ptr[rows]
+        lens = b.row_ptr[rows + 1] - starts
+        total = int(lens.sum())
+        if total == 0:
+            return None
+        cum = np.cumsum(lens)
+        sel = np.arange(total) - np.repeat(cum - lens - starts, lens)
+        return (np.repeat(tk, lens) + b.delay[sel], b.type[sel], b.post[sel], b.w16[sel])
+
+    def _plastic(self, b, rows, tk):
+        out = []
+        stdp = self.stdp
+        for i in np.argsort(tk, kind="stable"):
+            r, t = int(rows[i]), int(tk[i])
+            lo, hi = int(b.row_ptr[r]), int(b.row_ptr[r + 1])
+            last_t, last_tr = int(b.last_t[r]), float(b.last_tr[r])
+            if hi > lo:
+                new = stdp.update_row(t, last_t, last_tr, b.post[lo:hi], b.delay[lo:hi],
+                                      b.w16[lo:hi], b.type[lo:hi])
+                b.w16[lo:hi] = new
+                out.append((t + b.delay[lo:hi], b.type[lo:hi], b.post[lo:hi], new))
+                self.counters["plastic_updates"] += hi - lo
+            b.last_tr[r] = stdp.pre_trace(t, last_t, last_tr)
+            b.last_t[r] = t
+        return out
+
+    def _deposit(self, at, stype, post, w, next_tick):
+        late = at < next_tick
+        if late.any():
+            # sPyNNaker processes a late spike at the current time: it lands in the
+            # earliest slot still to come rather than being lost
+            self.counters["late_spikes"] += int(late.sum())
+            at = np.maximum(at, next_tick)
+        self.counters["synaptic_events"] += len(at)
+        flat = ((at % RING_SLOTS) * self.nt + stype) * self.n + post
+        self.ring += np.bincount(flat, weights=w, minlength=self.ring.size).astype(np.int64)
+
+    def take(self, t):
+        """The ring-buffer slot of tick t as S16.15 inputs (n_types x n), cleared."""
+        seg = self.ring[(t % RING_SLOTS) * self.nt * self.n:
+                        (t % RING_SLOTS + 1) * self.nt * self.n].reshape(self.nt, self.n)
+        sat = seg > 0xFFFF
+        if sat.any():
+            self.counters["saturations"] += int(sat.sum())
+        out = np.minimum(seg, 0xFFFF) * self.to_input[:, None]
+        seg[:] = 0
+        return out
+
+    def post_spikes(self, t, idx):
+        if self.stdp is not None:
+            self.stdp.post_spikes(t, idx)
+
+    def plastic_blocks(self):
+        """[(offset_words, block uint32 array)] to write back into SYNAPTIC_MATRIX."""
+        return [(b.offset, b.words()) for b in self.blocks if b.plastic]
