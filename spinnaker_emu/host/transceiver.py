@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from ..machine.geometry import Machine, LINK_DELTAS, opposite
 from ..protocol import constants as C
+from ..protocol import eieio
 from ..protocol.boot import version_tuple
 from ..protocol.constants import SCPCommand as CMD, CPUState, Signal, RTECode
 from ..protocol.sdp import SDPHeader, ProtocolError
@@ -185,6 +186,16 @@ class TagListener:
         if len(raw) < C.UDP_PAD + C.SDP_HEADER_LEN:
             raise ProtocolError("datagram of %d bytes is not SDP" % len(raw))
         return SDPHeader.unpack(raw, C.UDP_PAD), raw[C.UDP_PAD + C.SDP_HEADER_LEN:]
+
+    def receive_eieio(self, timeout=1.0):
+        """The next datagram decoded as EIEIO (STRIP tags): ("command", id, body)
+        or ("data", EIEIOData); None after ``timeout``."""
+        raw = self.receive(timeout)
+        if raw is None:
+            return None
+        if eieio.is_command(raw):
+            return ("command",) + tuple(eieio.unpack_command(raw))
+        return ("data", eieio.unpack_data(raw))
 
     def close(self):
         self.sock.close()
@@ -581,9 +592,11 @@ class Transceiver:
             return {}
         deadline = time.monotonic() + timeout
         use_count = app_id is not None
+        polls = 0
         while True:
             check = True
-            if use_count:
+            polls += 1
+            if use_count and polls % 20:       # every 20th poll checks the cores anyway
                 n_ok = sum(self.count_state(app_id, s) for s in want)
                 n_bad = sum(self.count_state(app_id, s) for s in errors)
                 check = n_ok >= len(cores) or n_bad > 0
