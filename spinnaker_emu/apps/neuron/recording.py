@@ -23,6 +23,7 @@ class RecordingChannel:
         self.core = core
         self.addr = address
         self.n = 0
+        self.pending = []
         if address:
             self.reload()
 

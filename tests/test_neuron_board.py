@@ -1,0 +1,149 @@
+"""Neuron kernels on a real emulated board, loaded through the real path (SDRAM
+regions written over SCP, region table at user0, image + AR, router entries,
+SYNC0, pause, resume with the SDP runtime command): the recorded spikes and
+voltages must equal the same network stepped directly with the model code."""
+import numpy as np
+import pytest
+
+from spinnaker_emu.apps.image import AppImage
+from spinnaker_emu.apps.neuron import regions as R
+from spinnaker_emu.apps.neuron.models import MODELS
+from spinnaker_emu.host.apps import load_routes, wait_state as _wait_state
+from spinnaker_emu.host.scp import SCPConnection
+from spinnaker_emu.protocol import constants as C
+from spinnaker_emu.protocol.constants import SCPCommand as CMD, CPUState, Signal
+from spinnaker_emu.protocol.structs import vcpu_address
+
+SRC_KEY, NEURON_KEY, DELAY_KEY = 0x10000, 0x20000, 0x30000
+
+
+def load_core(conn, x, y, p, kernel, regions, app_id):
+    """Regions (bytes, or None for an absent one) into one SDRAM block, the region
+    table at user0, then the image and AR. Returns the region addresses."""
+    sizes = [0 if r is None else (len(r) + 3) // 4 * 4 for r in regions]
+    base = conn.alloc_sdram(x, y, sum(sizes) + 8 + 4 * len(regions) + 16, app_id)
+    addrs, a = [], base
+    for r, s in zip(regions, sizes):
+        addrs.append(a if r is not None else 0)
+        if r:
+            conn.write(x, y, a, r)
+        a += s
+    conn.write(x, y, a, R.pack_region_table(addrs))
+    conn.write_word(x, y, vcpu_address(p, "user0"), a)
+    conn.write(x, y, C.SDRAM_SYS, AppImage(kernel, kernel).pack())
+    conn.send(x, y, 0, CMD.AR, ((app_id << 24) | (1 << p),))
+    return addrs
+
+
+def runtime(conn, x, y, p, n):
+    conn.sock.send(SCPConnection.packet(x, y, p, 1, (n, 0, 0), seq=0, port=1, reply=False))
+
+
+def wait_state(conn, app, state, n, cores=((0, 0, 1), (0, 0, 2), (0, 0, 3))):
+    try:
+        _wait_state(conn, app, state, n, 15.0)
+    except TimeoutError as e:
+        why = ["%s: %s %s" % (c, CPUState(conn.vcpu(*c)["cpu_state"]).name, conn.iobuf(*c))
+               for c in cores]
+        raise AssertionError("%s\n%s" % (e, "\n".join(why)))
+
+
+def read_recording(conn, x, y, addr, n_rec):
+    head = conn.read(x, y, addr, R.recording_header_size(n_rec))
+    used = int(np.frombuffer(head, "<u4")[R.REC_WRITE_OFFSET])
+    body = conn.read(x, y, addr + R.recording_header_size(n_rec), used) if used else b""
+    # the host has what it needs: rewind the write pointer so a resumed run appends afresh
+    conn.write_word(x, y, addr + R.RECORDING_WRITE_OFFSET_BYTE, 0)
+    return R.unpack_recording(head + body)
+
+
+# the network: 3 array sources -> 4 IF_curr_exp neurons
+SPIKES = [[0, 10, 11, 12, 30], [5, 6, 7, 8], [2, 40]]
+CONNS = [  # pre, post, weight (nA), delay (ticks), type
+    (0, 0, 5.0, 1, R.EXCITATORY), (1, 1, 3.0, 3, R.EXCITATORY), (1, 2, 3.0, 16, R.EXCITATORY),
+    (0, 2, 2.0, 2, R.INHIBITORY), (2, 3, 6.0, 20, R.EXCITATORY), (2, 3, 6.0, 21, R.EXCITATORY),
+    (0, 3, 4.0, 40, R.EXCITATORY)]
+N_POST = 4
+SHIFTS = [4, 2]
+
+
+def reference(n_ticks):
+    """The same network stepped with the model code directly."""
+    m = MODELS["IF_curr_exp"]
+    _m, f = R.unpack_neuron_fields(R.pack_neuron_params("IF_curr_exp", N_POST), kernel_units=True)
+    ring = np.zeros((n_ticks + 200, 2, N_POST))
+    for pre, post, w, d, st in CONNS:
+        w16 = int(R.quantise_weights([w], SHIFTS[st])[0])
+        for t in SPIKES[pre]:
+            ring[t + d, st, post] += w16 * 2.0 ** SHIFTS[st] / 32768
+    spikes, vs = [], []
+    for t in range(n_ticks):
+        s, v, _ge, _gi = m.step(f, ring[t, 0], ring[t, 1])
+        spikes += [(t, j) for j in np.flatnonzero(s)]
+        vs.append(v)
+    return spikes, np.array(vs)
+
+
+@pytest.fixture(scope="module")
+def board_conn():
+    from conftest import Board
+    b = Board(5)
+    yield b.conn
+    b.stop()
+
+
+def test_array_source_into_if_curr_exp_with_delay_extension_pause_and_resume(board_conn):
+    conn, app, x, y = board_conn, 60, 0, 0
+    n_ticks = 50
+    # stage split: delays <= 16 direct from the source, 17..144 via the delay extension
+    pre, post, w, d, st = (np.array(c) for c in zip(*CONNS))
+    stage, local = R.split_delays(d)
+    w16 = np.array([R.quantise_weights([wi], SHIFTS[s])[0] for wi, s in zip(w, st)])
+    direct = stage == 0
+    nbits = R.delay_neuron_bits(3)
+    blocks = [R.SynapticBlock(SRC_KEY, 0xFFFFFF00, 3, pre[direct], post[direct], st[direct],
+                              local[direct], w16[direct]),
+              R.SynapticBlock(DELAY_KEY, 0xFFFFFF00, R.MAX_DELAY_STAGES * 3,
+                              (stage[~direct] - 1) * 3 + pre[~direct], post[~direct],
+                              st[~direct], local[~direct], w16[~direct], neuron_bits=nbits, n_src=3)]
+    pop, matrix = R.pack_synaptic_matrix(blocks)
+    n_stages = int(stage.max())
+    system = R.pack_system_region(1000, n_ticks)
+    # routes: source spikes to the neuron core (2) and the delay extension (3);
+    # delayed spikes to the neuron core; the neuron core's own spikes go nowhere
+    load_routes(conn, x, y, [(SRC_KEY, 0xFFFFFF00, 1 << (6 + 2) | 1 << (6 + 3)),
+                             (DELAY_KEY, 0xFFFFFF00, 1 << (6 + 2))], app)
+    load_core(conn, x, y, 1, "spike_src_array",
+              [system, R.pack_source_core_region(SRC_KEY, 3), R.pack_spike_times(SPIKES),
+               R.pack_recording_region(R.REC_KIND_SPIKES, [0, 1, 2], n_ticks)], app)
+    neuron = load_core(conn, x, y, 2, "if_curr_exp", [
+        system, R.pack_neuron_core_region(NEURON_KEY, N_POST, SHIFTS, 1.0),
+        R.pack_neuron_params("IF_curr_exp", N_POST), R.pack_synapse_dynamics(None), pop, matrix,
+        R.pack_recording_region(R.REC_KIND_SPIKES, range(N_POST), n_ticks),
+        R.pack_recording_region(R.REC_KIND_VALUES, range(N_POST), n_ticks),
+        R.pack_recording_region(R.REC_KIND_VALUES, [], n_ticks), None], app)
+    load_core(conn, x, y, 3, "delay_extension",
+              [system, R.pack_delay_params(SRC_KEY, 0xFFFFFF00, DELAY_KEY, 3, n_stages)], app)
+    want_spikes, want_v = reference(2 * n_ticks)
+    assert want_spikes, "the reference network should fire"
+
+    got_spikes, got_v = [], []
+    for run in range(2):
+        wait_state(conn, app, CPUState.SYNC0, 3)
+        conn.signal(app, Signal.SYNC0, C.SIG_TYPE_MC)
+        wait_state(conn, app, CPUState.PAUSE, 3)
+        rec = read_recording(conn, x, y, neuron[R.REC_SPIKES], N_POST)
+        got_spikes += list(zip(rec["ticks"].tolist(), rec["neurons"].tolist()))
+        rv = read_recording(conn, x, y, neuron[R.REC_V], N_POST)
+        assert list(rv["ticks"]) == list(range(run * n_ticks, (run + 1) * n_ticks))
+        got_v.append(rv["values"])
+        if run == 0:
+            # state left at PAUSE: v after the last tick, what PyNN's extra sample needs
+            st = R.unpack_neuron_state(conn.read(x, y, neuron[R.NEURON_PARAMS],
+                                                 R.neuron_params_size("IF_curr_exp", N_POST)))
+            assert np.allclose(st["v"], want_v[n_ticks], atol=1e-9)
+            for p in (1, 2, 3):
+                runtime(conn, x, y, p, n_ticks)
+    assert sorted(got_spikes) == sorted(want_spikes)
+    assert np.array_equal(np.concatenate(got_v), want_v)
+    conn.signal(app, Signal.STOP)
