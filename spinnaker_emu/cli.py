@@ -176,6 +176,12 @@ def main(argv=None):
         serve.add_argument("--port", type=int, default=22244)
     serve.set_defaults(func=cmd_spalloc)
 
+    p = sub.add_parser("run", help="run a PyNN script on an emulated machine; show its outputs")
+    p.add_argument("--outdir", default=None, help="directory to run in (default: here)")
+    p.add_argument("script")
+    p.add_argument("script_args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=lambda a: __import__("spinnaker_emu.pynn.script", fromlist=["x"]).cmd_run(a))
+
     args = ap.parse_args(argv)
     return args.func(args) or 0
 
