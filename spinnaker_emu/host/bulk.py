@@ -243,10 +243,11 @@ class BulkClient:
                 continue
             if op == B.OP_DATA:
                 _x, _y, _p, seq, off = B.parse_data(buf[:B.DATA_OVERHEAD])
-                if inflight.pop((i, seq), None) is None:
-                    continue                      # a duplicate of a resent chunk
                 start = seq * chunk
                 size = n - off
+                if size != min(chunk, segments[i][4] - start) or (i, seq) not in inflight:
+                    continue                      # a duplicate of a resent chunk, or malformed
+                del inflight[(i, seq)]
                 outs[i][start:start + size] = buf[off:n]
                 got += 1
                 done += size

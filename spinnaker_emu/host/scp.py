@@ -136,6 +136,9 @@ class SCPConnection:
 
         def got(i, _rc, payload, _hdr):
             off = i * C.SDP_BUF_SIZE
+            if len(payload) != ops[i][4][1]:
+                # SC&MP 4 answers a refused READ with RC_OK and no data: never splice that in
+                raise SCPError(C.RC.ARG, CMD.READ, x, y, p)
             out[off:off + len(payload)] = payload
             if progress:
                 done[0] += len(payload)

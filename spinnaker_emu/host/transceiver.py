@@ -383,6 +383,9 @@ class Transceiver:
 
             def got(j, _rc, payload, _h):
                 i, off = where[j]
+                if len(payload) != ops[j][4][1]:
+                    x, y = regions[i][:2]
+                    raise SCPError(C.RC.ARG, CMD.READ, x, y, p)    # SC&MP 4: refused READ = OK, no data
                 outs[i][off:off + len(payload)] = payload
                 done[0] += len(payload)
                 if bar:
