@@ -95,6 +95,8 @@ class Projection(common.Projection):
         self._dirty = True
         self.connections = _Connections(self)
         connector.connect(self)
+        from .standardmodels import check_weight_signs
+        check_weight_signs(self._arrays()["weight"], self)
         simulator.state.projections.append(self)
 
     # -- storage ------------------------------------------------------------------------

@@ -75,6 +75,8 @@ class State(common.control.BaseState):
         self.t = 0.0
         self.t_start = 0
         self.segment_counter += 1
+        for rec in self.recorders:
+            rec._clear_data()
         if self.runner is not None:
             self.runner.reset()
 
