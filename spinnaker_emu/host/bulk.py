@@ -24,6 +24,7 @@ SOCKET_BUFFER = 4 << 20
 DEFAULT_WINDOW = 16
 MAX_WINDOW = 48
 READ_BATCH = 4                 # chunks asked for per READ request
+MAX_RTO = 2.0                  # seconds: cap of the doubling resend timeout
 
 
 class BulkError(IOError):
@@ -65,6 +66,11 @@ class BulkClient:
         for _ in range(n - 1):
             next(self._tids)
         return first & 0xFFFFFFFF
+
+    def _rto(self, tries):
+        """Resend timeout of a datagram's n-th try: doubling, so a board that is only
+        slow (a loaded host) is not given up on after a few short waits."""
+        return min(MAX_RTO, self.timeout * (1 << min(tries - 1, 8)))
 
     def _recv(self, wait):
         self.sock.settimeout(max(wait, 0.0005))
@@ -125,21 +131,20 @@ class BulkClient:
         tid = self._tid()
         sock = self.sock
         heads = [B.write_head(tid, x, y, p, seq, addr) for seq, (x, y, p, addr, _v) in enumerate(chunks)]
-        inflight = OrderedDict()       # seq -> [sent time, tries], oldest first
+        inflight = OrderedDict()       # seq -> [time the ack is due, tries]
         window, credit, nxt, done = max(2, self.window), 0, 0, 0
         n_chunks = len(chunks)
         acked = 0
         while acked < n_chunks:
             while nxt < n_chunks and len(inflight) < window:
                 sock.sendmsg([heads[nxt], chunks[nxt][4]])
-                inflight[nxt] = [time.monotonic(), 1]
+                inflight[nxt] = [time.monotonic() + self.timeout, 1]
                 nxt += 1
                 self.stats["sent"] += 1
-            oldest_seq, (t0, _tr) = next(iter(inflight.items()))
-            n = self._recv(t0 + self.timeout - time.monotonic())
+            n = self._recv(min(v[0] for v in inflight.values()) - time.monotonic())
             if n is None:
                 now = time.monotonic()
-                lost = [s for s, v in inflight.items() if now - v[0] >= self.timeout]
+                lost = [s for s, v in inflight.items() if v[0] <= now]
                 for s in lost:
                     v = inflight.pop(s)
                     if v[1] > self.retries:
@@ -147,7 +152,7 @@ class BulkClient:
                         raise BulkTimeout("no ack from %s for bulk write to chip %d,%d at 0x%08x after %d tries"
                                           % (self.host, x, y, addr, v[1]))
                     sock.sendmsg([heads[s], chunks[s][4]])
-                    inflight[s] = [now, v[1] + 1]
+                    inflight[s] = [now + self._rto(v[1] + 1), v[1] + 1]
                     self.stats["resent"] += 1
                 window = max(2, window // 2)
                 credit = 0
@@ -187,7 +192,7 @@ class BulkClient:
         requests = [r for group in itertools.zip_longest(*per_seg) for r in group if r is not None]
         total_chunks = sum((seg[4] + chunk - 1) // chunk for seg in segments)
         sock = self.sock
-        inflight = OrderedDict()      # (seg, seq) -> [sent time, tries]
+        inflight = OrderedDict()      # (seg, seq) -> [time the data is due, tries]
         window = max(READ_BATCH, self.window)
         credit, nxt, got, done = 0, 0, 0, 0
         buf = self.buf
@@ -203,22 +208,21 @@ class BulkClient:
                 request(i, first, count)
                 now = time.monotonic()
                 for s in range(first, first + count):
-                    inflight[(i, s)] = [now, 1]
+                    inflight[(i, s)] = [now + self.timeout, 1]
                 nxt += 1
             if not inflight:
                 continue
-            _key, (t0, _tr) = next(iter(inflight.items()))
-            n = self._recv(t0 + self.timeout - time.monotonic())
+            n = self._recv(min(v[0] for v in inflight.values()) - time.monotonic())
             if n is None:
                 now = time.monotonic()
-                lost = sorted(k for k, v in inflight.items() if now - v[0] >= self.timeout)
+                lost = sorted(k for k, v in inflight.items() if v[0] <= now)
                 for k in lost:
                     v = inflight.pop(k)
                     if v[1] > self.retries:
                         x, y, _p, addr, _l = segments[k[0]]
                         raise BulkTimeout("no data from %s for bulk read of chip %d,%d at 0x%08x after %d tries"
                                           % (self.host, x, y, addr + k[1] * chunk, v[1]))
-                    inflight[k] = [now, v[1] + 1]
+                    inflight[k] = [now + self._rto(v[1] + 1), v[1] + 1]
                 # ask again for runs of consecutive lost chunks
                 run = None
                 for k in lost + [None]:
