@@ -147,3 +147,73 @@ def test_array_source_into_if_curr_exp_with_delay_extension_pause_and_resume(boa
     assert sorted(got_spikes) == sorted(want_spikes)
     assert np.array_equal(np.concatenate(got_v), want_v)
     conn.signal(app, Signal.STOP)
+
+
+def test_poisson_source_into_plastic_synapses_matches_direct_stepping(board_conn):
+    """A Poisson source core drives STDP synapses; the weights read back from SDRAM
+    after the run and the post spikes equal the same draws pushed through the
+    synapse and model code directly."""
+    from spinnaker_emu.apps.neuron.sources import Poisson
+    from spinnaker_emu.apps.neuron.synapses import SynapseProcessor
+    conn, app, x, y = board_conn, 61, 1, 0
+    n_src, n_post, n_ticks, seed = 10, 5, 300, (11, 22, 33, 44)
+    stdp = R.STDPParams("additive", 20.0, 20.0, 0.1, 0.12, 0.0, 4.0)
+    pre = np.repeat(np.arange(n_src), n_post)
+    post = np.tile(np.arange(n_post), n_src)
+    k = len(pre)
+    w16 = R.quantise_weights(np.full(k, 1.0), 3)
+    block = R.SynapticBlock(SRC_KEY, 0xFFFFFF00, n_src, pre, post, np.zeros(k, int),
+                            np.ones(k, int), w16, plastic=True)
+    pop, matrix = R.pack_synaptic_matrix([block])
+    params = {"i_offset": 0.5, "tau_refrac": 2.0}
+    poisson = R.pack_poisson_params(np.full(n_src, 30.0), seed=seed)
+    system = R.pack_system_region(1000, n_ticks)
+    load_routes(conn, x, y, [(SRC_KEY, 0xFFFFFF00, 1 << (6 + 2))], app)
+    source = load_core(conn, x, y, 1, "spike_src_poiss", [
+        system, R.pack_source_core_region(SRC_KEY, n_src), poisson,
+        R.pack_recording_region(R.REC_KIND_SPIKES, range(n_src), n_ticks)], app)
+    neuron = load_core(conn, x, y, 2, "if_curr_exp", [
+        system, R.pack_neuron_core_region(NEURON_KEY, n_post, [3, 3], 1.0),
+        R.pack_neuron_params("IF_curr_exp", n_post, params), R.pack_synapse_dynamics(stdp),
+        pop, matrix, R.pack_recording_region(R.REC_KIND_SPIKES, range(n_post), n_ticks),
+        None, None, None], app)
+    cores = ((x, y, 1), (x, y, 2))
+    wait_state(conn, app, CPUState.SYNC0, 2, cores)
+    conn.signal(app, Signal.SYNC0, C.SIG_TYPE_MC)
+    wait_state(conn, app, CPUState.PAUSE, 2, cores)
+    rec = read_recording(conn, x, y, neuron[R.REC_SPIKES], n_post)
+    got_spikes = sorted(zip(rec["ticks"].tolist(), rec["neurons"].tolist()))
+    got = R.unpack_synaptic_block(pop, conn.read(x, y, neuron[R.SYNAPTIC_MATRIX], len(matrix)), 0)
+    got_w = got["weight_u16"]
+    src_rec = read_recording(conn, x, y, source[R.SOURCE_REC_SPIKES], n_src)
+    conn.signal(app, Signal.STOP)
+
+    # the reference: same draws, same code, no board
+    p = R.unpack_poisson_params(poisson)
+    src = Poisson(p["spikes_per_tick"], p["start_tick"], p["end_tick"], p["seed"])
+    # the core sees the STDP parameters as the region holds them (S16.15)
+    sp = SynapseProcessor(n_post, [3, 3], 1.0, np.frombuffer(pop, "<u4"),
+                          np.frombuffer(matrix, "<u4"),
+                          R.unpack_synapse_dynamics(R.pack_synapse_dynamics(stdp)))
+    m = MODELS["IF_curr_exp"]
+    _m, f = R.unpack_neuron_fields(R.pack_neuron_params("IF_curr_exp", n_post, params),
+                                   kernel_units=True)
+    want, n_in, want_src = [], 0, []
+    for t in range(n_ticks):
+        inp = sp.take(t)
+        s, *_ = m.step(f, inp[0], inp[1])
+        idx = np.flatnonzero(s)
+        sp.post_spikes(t, idx)
+        want += [(t, j) for j in idx]
+        c = src.tick(t)
+        want_src += [(t, j) for j in np.flatnonzero(c)]
+        keys = np.repeat(SRC_KEY | np.arange(n_src), c).astype(np.uint32)
+        n_in += len(keys)
+        # spikes sent in the last tick would be processed in the next run
+        if len(keys) and t < n_ticks - 1:
+            sp.receive(np.full(len(keys), t), keys, t + 1)
+    assert sorted(zip(src_rec["ticks"].tolist(), src_rec["neurons"].tolist())) == want_src
+    assert 30 < n_in < 150                       # ~30 Hz x 10 sources x 0.3 s
+    assert want and got_spikes == sorted(want)
+    assert np.array_equal(got_w, sp.blocks[0].w16)
+    assert not np.all(got_w == w16)              # STDP changed the weights

@@ -249,8 +249,10 @@ def _stdp_processor(rule, w0=2.0, delay=1, shift=5, a_plus=0.5, a_minus=0.5):
     return _processor([b], shifts=(shift, shift), stdp=p), p, int(w16[0])
 
 
-def _tq(x):
-    return math.floor(x * 2048) / 2048
+def _lut(dt, tau=20.0):
+    """A trace of 1 decayed over dt ticks: sPyNNaker's fixed-point lookup table
+    (11 fractional bits)."""
+    return round(math.exp(-dt / tau) * 2048) / 2048
 
 
 @pytest.mark.parametrize("rule", ["additive", "multiplicative"])
@@ -262,8 +264,8 @@ def test_stdp_pair_rule_matches_hand_computation(rule):
     assert sp.blocks[0].w16[0] == w16                 # nothing to learn from yet
     sp.post_spikes(10, np.array([1]))
     sp.receive([20], [0x500], next_tick=21)
-    pot = _tq(1.0 * math.exp(-(10 + 1 - 5) / 20.0))   # pre trace at the post spike (+ delay)
-    dep = _tq(1.0 * math.exp(-(20 - (10 + 1)) / 20.0))  # post trace at the new pre spike
+    pot = _lut(10 + 1 - 5)   # pre trace at the post spike (+ delay)
+    dep = _lut(20 - (10 + 1))  # post trace at the new pre spike
     w = w16 / scale
     if rule == "additive":
         w = min(w + p.A_plus * pot, p.w_max)

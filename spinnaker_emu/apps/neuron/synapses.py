@@ -21,11 +21,22 @@ from .regions import (FLAG_PLASTIC, N_SYNAPSE_TYPES, PLASTIC_ROW_HEADER, POP_ENT
                       decode_synaptic_words, encode_synaptic_words, weight_scale)
 from .fixed import from_s1615, to_s1615
 
-STDP_TRACE_ONE = 2048.0          # sPyNNaker's STDP traces: 16-bit, 11 fractional bits
+STDP_FIXED = 11                  # sPyNNaker's STDP traces: 16-bit, 11 fractional bits
+STDP_ONE = 1 << STDP_FIXED
 
 
-def _trace_q(x):
-    return np.floor(np.asarray(x) * STDP_TRACE_ONE) / STDP_TRACE_ONE
+def decay_lut(tau):
+    """exp(-dt/tau) for dt = 0, 1, ... ticks in STDP fixed point, down to 0 (the host
+    computes these tables for sPyNNaker's cores). Integer arithmetic from here on
+    keeps the result independent of numpy's SIMD paths."""
+    n = int(np.ceil(tau * np.log(STDP_ONE) + 2))
+    lut = np.round(np.exp(-np.arange(n) / tau) * STDP_ONE).astype(np.int64)
+    return np.append(lut, 0)
+
+
+def _decay(trace, dt, lut):
+    """trace (STDP fixed) decayed over dt ticks: (trace x lut[dt]) >> 11."""
+    return (np.asarray(trace, dtype=np.int64) * lut[np.minimum(dt, len(lut) - 1)]) >> STDP_FIXED
 
 
 class Block:
@@ -46,7 +57,9 @@ class Block:
         self.w16 = self.w16.astype(np.int64)
         if self.plastic:
             self.last_t = words[:, 1].astype(np.int64)
-            self.last_tr = from_s1615(words[:, 2].view(np.int32))
+            # the pre trace (STDP fixed point) kept as S16.15 in the row header
+            self.last_tr = np.round(from_s1615(words[:, 2].view(np.int32)) * STDP_ONE).astype(
+                np.int64)
 
     def rows_of(self, keys):
         idx = keys & ~np.uint32(self.mask)
@@ -61,7 +74,7 @@ class Block:
         block[:, 0] = np.diff(self.row_ptr)
         if self.plastic:
             block[:, 1] = self.last_t
-            block[:, 2] = to_s1615(self.last_tr).view(np.uint32)
+            block[:, 2] = to_s1615(self.last_tr / STDP_ONE).view(np.uint32)
         block[:, self.head:][self.valid] = encode_synaptic_words(
             self.post, self.type, self.delay, self.w16)
         return block
@@ -85,16 +98,17 @@ class PairSTDP:
         self.p = params
         self.additive = params.rule == "additive"
         self.wscale = np.asarray(weight_scales, dtype=np.float64)
+        self.lut_plus = decay_lut(params.tau_plus)
+        self.lut_minus = decay_lut(params.tau_minus)
         self.times = np.zeros((n_neurons, POST_HISTORY), dtype=np.int64)
-        self.traces = np.zeros((n_neurons, POST_HISTORY))
+        self.traces = np.zeros((n_neurons, POST_HISTORY), dtype=np.int64)
         self.count = np.ones(n_neurons, dtype=np.int64)    # the (0, 0) start event
 
     def post_spikes(self, t, idx):
         if idx.size == 0:
             return
         last = self.count[idx] - 1
-        tr = self.traces[idx, last] * np.exp(-(t - self.times[idx, last]) / self.p.tau_minus)
-        new = _trace_q(tr) + 1.0
+        new = _decay(self.traces[idx, last], t - self.times[idx, last], self.lut_minus) + STDP_ONE
         full = self.count[idx] >= POST_HISTORY
         if full.any():
             f = idx[full]
@@ -106,7 +120,7 @@ class PairSTDP:
         self.count[idx] = np.minimum(self.count[idx] + 1, POST_HISTORY)
 
     def pre_trace(self, t, last_t, last_tr):
-        return float(_trace_q(last_tr * np.exp(-(t - last_t) / self.p.tau_plus))) + 1.0
+        return int(_decay(last_tr, t - last_t, self.lut_plus)) + STDP_ONE
 
     def update_row(self, t, last_t, last_tr, post, delay, w16, stype):
         p = self.p
@@ -117,23 +131,23 @@ class PairSTDP:
         d = delay[:, None]
         begin = np.maximum(last_t - d, 0)
         end = np.maximum(t - d, 0)
-        in_win = valid & (T > begin) & (T <= end)
         dt_pot = T + d - last_t
-        pot = np.where(in_win & (dt_pot > 0),
-                       _trace_q(last_tr * np.exp(-np.maximum(dt_pot, 0) / p.tau_plus)), 0.0)
+        in_win = valid & (T > begin) & (T <= end) & (dt_pot > 0)
+        pot = np.where(in_win, _decay(last_tr, np.maximum(dt_pot, 0), self.lut_plus), 0)
         before = valid & (T <= end)
         has = before.any(axis=1)
         last = POST_HISTORY - 1 - np.argmax(before[:, ::-1], axis=1)
         rows = np.arange(len(post))
-        dt_dep = t - (T[rows, last] + delay)
-        dep = np.where(has, _trace_q(TR[rows, last] * np.exp(-np.maximum(dt_dep, 0) / p.tau_minus)),
-                       0.0)
+        dt_dep = np.maximum(t - (T[rows, last] + delay), 0)
+        dep = np.where(has, _decay(TR[rows, last], dt_dep, self.lut_minus), 0) / STDP_ONE
         if self.additive:
-            w = np.minimum(w + p.A_plus * pot.sum(axis=1), p.w_max)
+            w = np.minimum(w + p.A_plus * (pot.sum(axis=1) / STDP_ONE), p.w_max)
             w = np.maximum(w - p.A_minus * dep, p.w_min)
         else:
-            w = p.w_max - (p.w_max - w) * np.prod(1.0 - p.A_plus * pot, axis=1)
-            w = w - (w - p.w_min) * p.A_minus * dep
+            # event by event, as the core applies them (history is in time order)
+            for j in range(POST_HISTORY):
+                w = w + (p.w_max - w) * (p.A_plus * (pot[:, j] / STDP_ONE))
+            w = w - (w - p.w_min) * (p.A_minus * dep)
         # back to 16 bits by truncation (bitsk(weight) >> shift); the epsilon keeps
         # an unchanged weight from losing a unit to float rounding
         return np.clip(np.floor(w * ws + 1e-6), 0, 0xFFFF).astype(np.int64)
@@ -204,7 +218,7 @@ class SynapseProcessor:
         for i in np.argsort(tk, kind="stable"):
             r, t = int(rows[i]), int(tk[i])
             lo, hi = int(b.row_ptr[r]), int(b.row_ptr[r + 1])
-            last_t, last_tr = int(b.last_t[r]), float(b.last_tr[r])
+            last_t, last_tr = int(b.last_t[r]), int(b.last_tr[r])
             if hi > lo:
                 new = stdp.update_row(t, last_t, last_tr, b.post[lo:hi], b.delay[lo:hi],
                                       b.w16[lo:hi], b.type[lo:hi])
