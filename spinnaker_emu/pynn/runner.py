@@ -147,6 +147,7 @@ class Runner:
         if self.board is not None:
             board, self.board = self.board, None
             board.stop()
+        self._release_spalloc()
 
     def _unload(self):
         if self.loaded is not None and self.tx is not None:
@@ -196,10 +197,25 @@ class Runner:
         server = self.cfg.get("Machine", "spalloc_server")
         port = self.cfg.get_int("Machine", "spalloc_port") or 22244
         owner = self.cfg.get("Machine", "spalloc_user") or "spinnaker_emu"
-        from ..spalloc import client as spc       # noqa: F401  (optional client)
+        from ..spalloc import client as spc
+        # One board is enough for what the mapper places today (it fills chips of one board).
         job = spc.create_job(server, port, 1, owner=owner)
         self._spalloc_job = job
+        try:
+            job.wait_until_ready(timeout=120)
+        except Exception:
+            self._release_spalloc("failed to become ready")
+            raise
         return job.hostname, 5
+
+    def _release_spalloc(self, reason="finished"):
+        job, self._spalloc_job = getattr(self, "_spalloc_job", None), None
+        if job is not None:
+            try:
+                job.destroy(reason)
+            except Exception as err:          # the server may be gone; the job then expires
+                print("spinnaker_emu: could not destroy spalloc job %d: %s" % (job.id, err),
+                      file=sys.stderr)
 
     # -- running ------------------------------------------------------------------------
     def run(self, n_ticks):
