@@ -16,6 +16,7 @@ from spinnaker_emu.board.supervisor import pid_file
 from spinnaker_emu.host.scp import SCPConnection, SCPError, SCPTimeout, boot_board
 from spinnaker_emu.protocol import constants as C
 from spinnaker_emu.protocol.constants import SCPCommand as CMD, RC, CPUState, Signal
+from spinnaker_emu.protocol.structs import vcpu_address
 
 from conftest import fresh_ip
 
@@ -190,3 +191,39 @@ def test_killing_a_chip_mid_run_is_reported_and_nothing_hangs(make_board):
     for xy in ((0, 0), (2, 0)):
         assert conn2.vcpu(xy[0], xy[1], 1)["cpu_state"] == CPUState.IDLE
     conn2.close()
+
+
+def test_sdp_and_eieio_to_and_from_a_core_through_ip_tags(make_board):
+    """Host UDP -> reverse IP tag -> core (0,1,5) -> IP tag (strip) -> host UDP."""
+    import socket
+    from spinnaker_emu.apps.image import AppImage
+    from spinnaker_emu.protocol import eieio
+    b = make_board()
+    conn = b.conn
+    app = 54
+    out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    out.bind(("127.0.0.1", 0))
+    out.settimeout(2.0)
+    try:
+        # IP tag 1: strip, to our socket; reverse tag 2: board port -> core (0,1,5) SDP port 1
+        ip_word = struct.unpack("<I", socket.inet_aton("127.0.0.1"))[0]
+        conn.send(0, 0, 0, CMD.IPTAG, ((1 << 28) | (C.IPTAG_SET << 16) | 1, out.getsockname()[1], ip_word))
+        rx = 18000 + os.getpid() % 500
+        conn.send(0, 0, 0, CMD.IPTAG, ((3 << 28) | (C.IPTAG_SET << 16) | (1 << 13) | (5 << 8) | 2,
+                                       (0 << 24) | (1 << 16) | rx, 0))
+        conn.write_word(0, 1, vcpu_address(5, "user1"), 1)
+        conn.write(0, 1, C.SDRAM_SYS, AppImage("sdp_echo", "echo").pack())
+        conn.send(0, 1, 0, CMD.AR, ((app << 24) | (1 << 5),))
+        time.sleep(0.2)
+        packet = eieio.EIEIOData(type=eieio.KEY_32, keys=[0x1234, 0xABCDEF]).pack()
+        inject = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        inject.sendto(packet, (b.ip, rx))
+        inject.close()
+        data, src = out.recvfrom(1024)
+        assert src == (b.ip, C.SCP_PORT)                     # tags send from the board's 17893
+        assert eieio.unpack_data(data).keys == [0x1234, 0xABCDEF]
+        _rc, p, _h = conn.send(0, 0, 0, CMD.IPTAG, ((C.IPTAG_GET << 16) | 1, 1))
+        assert struct.unpack_from("<I", p, 16)[0] == 1       # one packet counted through tag 1
+    finally:
+        out.close()
+        conn.signal(app, Signal.STOP)

@@ -89,3 +89,16 @@ class CounterApp(TimerApp):
             self.core.write(self.base + 8 + 8 * self.count, data)
         self.count += len(rows)
         self.core.write_word(self.base + 4, self.count)
+
+
+@kernel("sdp_echo")
+class EchoApp(Kernel):
+    """Live I/O in miniature: every SDP message delivered to this core (e.g. EIEIO
+    arriving through a reverse IP tag) is sent back out through IP tag ``user1``."""
+
+    def start(self):
+        self.tag = self.core.user(1)
+        self.core.set_state("RUN")
+
+    def on_sdp(self, sdp):
+        self.core.send_sdp(self.tag, sdp[8:])

@@ -102,6 +102,16 @@ class Core:
     def send_mc(self, keys, payloads=None):
         self.chip.scheduler.send_mc(self, keys, payloads)
 
+    def send_sdp(self, tag, data, port=1):
+        """An SDP message out of the machine through IP tag ``tag`` (dest PORT_ETH), as
+        SARK's spin1_send_sdp_msg does; with a STRIP tag the host receives ``data`` only."""
+        from ..protocol.sdp import SDPHeader
+        hdr = SDPHeader(flags=C.SDP_FLAGS_NO_REPLY, tag=tag & 0xFF, dest_port=7, dest_cpu=31,
+                        srce_port=port & 7, srce_cpu=self.p, dest_x=0, dest_y=0,
+                        srce_x=self.x, srce_y=self.y)
+        self.provenance["sent"] += 1
+        self.chip.proc.send_to_host(hdr.pack() + bytes(data))
+
     def pause_simulation(self):
         self.set_state(CPUState.PAUSE)
         self.write_provenance()

@@ -83,6 +83,7 @@ class ChipProcess:
         self.transports = {}
         self.stopping = None
         self.chip.scheduler = self.scheduler = Scheduler(self)
+        self.chip.proc = self
         self.signal_ids = itertools.count(1)
 
     @property
