@@ -10,7 +10,7 @@
 import argparse
 import sys
 
-from .protocol.constants import CPUState
+from .protocol.constants import CPUState, state_name
 
 
 def cmd_up(args):
@@ -55,9 +55,6 @@ def cmd_status(args):
     """What ybug's ps shows, read over SCP: per chip its cores' states and app ids."""
     from .board.launcher import running_boards
     from .host.scp import SCPConnection, SCPTimeout
-    from .protocol import constants as C
-    from .protocol.structs import SV
-    import struct
     boards = running_boards()
     if args.ip:
         boards = [(ip, info) for ip, info in boards if ip == args.ip] or [(args.ip, {})]
@@ -78,16 +75,7 @@ def cmd_status(args):
                 print("  booting")
                 continue
             print("  %s %s, root chip (%d,%d)" % (ver["name"], ver["version"], ver["x"], ver["y"]))
-            dims = conn.read(255, 255, C.SV_BASE_ALIAS + SV["p2p_dims"].offset, 2)
-            w, h = dims[1], dims[0]
-            p2p = conn.read(255, 255, C.ROUTER_BASE + C.RTR_P2P_TABLE, 128 * w)
-            chips = []
-            for x in range(w):
-                for y in range(h):
-                    i = (x << 8) | y
-                    word = struct.unpack_from("<I", p2p, 4 * (i >> 3))[0]
-                    if (word >> (3 * (i & 7))) & 7 != C.P2P_NONE:
-                        chips.append((x, y))
+            _w, _h, chips = conn.live_chips()
             print("  %-7s %-5s %-5s %-6s %s" % ("chip", "cores", "links", "rtr", "core: state(app)"))
             for (x, y) in chips:
                 try:
@@ -100,22 +88,15 @@ def cmd_status(args):
                     st = ci["states"][p]
                     if st != CPUState.IDLE:
                         app = conn.vcpu(x, y, p) if args.verbose or st != CPUState.IDLE else {}
-                        busy.append("%d:%s(%d%s)" % (p, _state_name(st), app.get("app_id", 0),
+                        busy.append("%d:%s(%d%s)" % (p, state_name(st), app.get("app_id", 0),
                                                      "," + app["app_name"] if app.get("app_name") else ""))
                 used = 1023 - ci["largest_rtr"]
                 print("  %d,%-5d %-5d %-5s %-6d %s" % (x, y, ci["n_cores"], "".join(
-                    "EFNWSs"[l] if ci["links"] & (1 << l) else "." for l in range(6)), used,
+                    str(l) if ci["links"] & (1 << l) else "." for l in range(6)), used,
                     " ".join(busy) if busy else "all %d app cores idle" % (ci["n_cores"] - 1)))
         finally:
             conn.close()
     return 0
-
-
-def _state_name(st):
-    try:
-        return CPUState(st).name
-    except ValueError:
-        return str(st)
 
 
 def cmd_demo(args):

@@ -172,7 +172,7 @@ class Monitor:
         return RC.OK, b""
 
     def cmd_nnp(self, hdr, req):
-        key, data, _fwd = req.arg1, req.arg2, req.arg3
+        key, data = req.arg1, req.arg2       # arg3: forward/retry, moot on the fabric
         self.proc.broadcast_nn(key, data)
         return RC.OK, b""
 

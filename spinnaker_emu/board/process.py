@@ -27,7 +27,7 @@ import zmq.asyncio
 
 from ..protocol import constants as C
 from ..protocol.boot import BootAssembler, image_sv_bytes, image_version
-from ..protocol.constants import CPUState
+
 from ..protocol.sdp import (SDPHeader, SDPMessage, SCPRequest, ProtocolError, reply_header,
                             scp_reply_data)
 from . import bulk, fabric

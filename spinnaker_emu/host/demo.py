@@ -19,7 +19,7 @@ def run_demo(ip, version=5, out=print):
     out("booted %s: %s %s in %.2f s" % (ip, ver["name"], ver["version"], time.monotonic() - t0))
     conn = SCPConnection(ip)
     try:
-        chips = _chips(conn)
+        _w, _h, chips = conn.live_chips()
         out("machine: %d chips" % len(chips))
         t1 = time.monotonic()
         flood_load(conn, AppImage("test", "demo").pack(), CORES, APP_ID, wait=True)
@@ -43,20 +43,6 @@ def run_demo(ip, version=5, out=print):
         return 0 if bad == 0 else 1
     finally:
         conn.close()
-
-
-def _chips(conn):
-    import struct
-    dims = conn.read(255, 255, C.SV_BASE + 2, 2)
-    w, h = dims[1], dims[0]
-    table = conn.read(255, 255, C.ROUTER_BASE + C.RTR_P2P_TABLE, 128 * w)
-    out = []
-    for x in range(w):
-        for y in range(h):
-            i = (x << 8) | y
-            if (struct.unpack_from("<I", table, 4 * (i >> 3))[0] >> (3 * (i & 7))) & 7 != C.P2P_NONE:
-                out.append((x, y))
-    return out
 
 
 def _wait_count(conn, app_id, state, n, timeout=10.0):

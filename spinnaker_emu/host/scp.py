@@ -8,8 +8,8 @@ import time
 from ..protocol import constants as C
 from ..protocol.boot import boot_packets
 from ..protocol.constants import SCPCommand as CMD, RC
-from ..protocol.sdp import SDPHeader, SCPRequest, parse_scp_reply, pack_args
-from ..protocol.structs import SV, unpack_version, unpack_chip_info, vcpu_address, VCPU
+from ..protocol.sdp import SDPHeader, SCPRequest, parse_scp_reply
+from ..protocol.structs import SV, unpack_version, unpack_chip_info, vcpu_address, VCPU, p2p_live_chips
 
 BOOT_SV_DEFAULTS = {   # SpiNNMan's boot values (scp.md 2.3)
     "p2pb_repeats": 4, "p2p_sql": 4, "clk_div": 0x33, "cpu_clk": 200, "mem_clk": 130,
@@ -230,6 +230,13 @@ class SCPConnection:
                 raise SCPError(rc, cmd, x, y, p)
             if on_reply:
                 on_reply(v[0], rc, payload, hdr)
+
+    def live_chips(self):
+        """(width, height, [(x, y)...]) from the root chip's sv dims and P2P table."""
+        dims = self.read(255, 255, C.SV_BASE + SV["p2p_dims"].offset, 2)
+        w, h = dims[1], dims[0]
+        table = self.read(255, 255, C.ROUTER_BASE + C.RTR_P2P_TABLE, 128 * w)
+        return w, h, p2p_live_chips(table, w, h)
 
     def read_word(self, x, y, address, p=0):
         return struct.unpack("<I", self.read(x, y, address, 4, p))[0]

@@ -87,6 +87,14 @@ class CPUState(IntEnum):
     IDLE = 15
 
 
+def state_name(value):
+    """A cpu_state byte as SARK names it (the number if it is not a state)."""
+    try:
+        return CPUState(value).name
+    except ValueError:
+        return str(value)
+
+
 class Signal(IntEnum):
     INIT = 0
     PWRDN = 1

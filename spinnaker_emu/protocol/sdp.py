@@ -5,7 +5,7 @@ SCP is carried in the SDP data part: cmd_rc(2) seq(2) [arg1 arg2 arg3] data.
 Note the y-before-x order of chip coordinates in the SDP header.
 """
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .constants import (SDP_HEADER_LEN, UDP_PAD, SDPF_REPLY, SCP_HEADER_LEN)
 

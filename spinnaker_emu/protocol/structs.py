@@ -191,3 +191,17 @@ def unpack_version(payload):
 # Heap: heap_t {free, first, last, free_bytes}; block_t {next, free}
 HEAP_T = struct.Struct("<IIII")
 BLOCK_T = struct.Struct("<II")
+
+
+def p2p_live_chips(table, width, height):
+    """Chips present in a P2P table read from 0xE1010000 (128 bytes per column x):
+    every entry other than 6 (no route) within width x height."""
+    from .constants import P2P_NONE
+    out = []
+    for x in range(width):
+        for y in range(height):
+            i = (x << 8) | y
+            word = struct.unpack_from("<I", table, 4 * (i >> 3))[0]
+            if (word >> (3 * (i & 7))) & 7 != P2P_NONE:
+                out.append((x, y))
+    return out
