@@ -176,7 +176,10 @@ class NeuronModel:
             inh = q(gi * (v0 - f["e_rev_I"]))
         else:
             exc, inh = ge, gi
-        spiked = self.update(f, exc, inh)
+        if self.conductance:
+            spiked = self.update_conductance(f, ge, gi)
+        else:
+            spiked = self.update(f, exc, inh)
         self.shape(f)
         return spiked, v0, ge, gi
 
@@ -204,6 +207,29 @@ class _LIF(NeuronModel):
         inp = exc - inh + f["i_offset"]
         alpha = q(inp * f["r_membrane"]) + f["v_rest"]
         v_new = alpha - q(f["exp_tc"] * (alpha - v))
+        f["v"] = v = np.where(active, v_new, v)
+        f["refract_timer"] = np.where(active, f["refract_timer"], f["refract_timer"] - 1)
+        spiked = v >= f["v_thresh"]
+        if spiked.any():
+            v[spiked] = f["v_reset"][spiked]
+            f["refract_timer"][spiked] = f["t_refract"][spiked]
+        return spiked
+
+
+    def update_conductance(self, f, ge, gi):
+        """Conductance input, integrated exactly over the tick with the conductances
+        held constant: v relaxes towards v_inf = (v_rest + R (ge E_e + gi E_i + I))
+        / (1 + R (ge + gi)) with time constant tau_m / (1 + R (ge + gi)).
+        sPyNNaker's explicit form (current g (E - v) frozen at the start of the
+        tick) overshoots the reversal potentials once R g >> 1 (seed002: twice
+        NEST's rates); this form agrees with NEST's integration."""
+        v = f["v"]
+        active = f["refract_timer"] <= 0
+        r = f["r_membrane"]
+        gr = 1.0 + r * (ge + gi)
+        v_inf = (f["v_rest"] + r * (ge * f["e_rev_E"] + gi * f["e_rev_I"]
+                                    + f["i_offset"])) / gr
+        v_new = q(v_inf + (v - v_inf) * np.power(f["exp_tc"], gr))
         f["v"] = v = np.where(active, v_new, v)
         f["refract_timer"] = np.where(active, f["refract_timer"], f["refract_timer"] - 1)
         spiked = v >= f["v_thresh"]
