@@ -159,7 +159,8 @@ class LoadedNetwork:
                 core.recorded = {"spikes": (R.SOURCE_REC_SPIKES, plan.get("spikes"))}
             elif model == "SpikeSourcePoisson":
                 data = self._poisson_params(pop, mv)
-                rec = self._rec_region(R.REC_KIND_SPIKES, plan.get("spikes"), 1)
+                rec = self._rec_region(R.REC_KIND_SPIKES, plan.get("spikes"), 1,
+                                       self._poisson_records_per_tick(pop, mv))
                 core = CoreImage(mv, xyp, "spike_src_poiss",
                                  [system, R.pack_source_core_region(ks.base, mv.n_atoms),
                                   data, rec])
@@ -179,9 +180,17 @@ class LoadedNetwork:
                     "run), or lower the neurons per core (sim.set_number_of_neurons_per_core)."
                     % (xy, n / 2 ** 20, SDRAM_USER_PER_CHIP / 2 ** 20))
 
-    def _rec_region(self, kind, idx, interval):
+    def _rec_region(self, kind, idx, interval, records_per_tick=1):
         idx = np.zeros(0, int) if idx is None else idx
-        return R.pack_recording_region(kind, idx, self.record_ticks, interval)
+        return R.pack_recording_region(kind, idx, self.record_ticks * records_per_tick,
+                                       interval)
+
+    def _poisson_records_per_tick(self, pop, mv):
+        """A Poisson neuron may spike k times in one tick; the core records k
+        bitfields for that tick: room for the likely maximum of k."""
+        rate = np.asarray(_pop_params(pop, mv.lo, mv.hi, ("rate",))["rate"], float)
+        lam = float(np.max(rate)) * self.state.dt / 1000.0 if rate.size else 0.0
+        return 1 + int(np.ceil(lam + 4 * np.sqrt(lam)))
 
     def _spike_ticks(self, pop, mv):
         dt = self.state.dt

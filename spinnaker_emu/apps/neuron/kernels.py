@@ -189,9 +189,7 @@ class _SourceKernel(TimerKernel):
         if self.has_key:
             self.core.send_mc(np.uint32(self.base_key) | neurons.astype(np.uint32))
         if self.rec.active:
-            fired = np.zeros(self.n, dtype=bool)
-            fired[neurons] = True
-            self.rec.spikes(t, fired)
+            self.rec.spikes(t, np.bincount(neurons, minlength=self.n))
 
 
 @kernel("spike_src_array")

@@ -49,17 +49,21 @@ class RecordingChannel:
         return self.n > 0
 
     def spikes(self, t, spiked):
-        """spiked: bool array over the core's neurons (or counts)."""
-        sel = np.asarray(spiked, dtype=bool)[self.indices]
-        if not sel.any():
-            return
-        rec = np.zeros(self.record_words, dtype="<u4")
-        rec[0] = t
-        bits = np.packbits(sel, bitorder="little")
-        pad = np.zeros(4 * (self.record_words - 1), dtype=np.uint8)
-        pad[:len(bits)] = bits
-        rec[1:] = pad.view("<u4")
-        self.pending.append(rec)
+        """spiked: bool array over the core's neurons, or spike counts: a neuron
+        that sent k spikes in tick t is set in k records of tick t (sPyNNaker's
+        Poisson source keeps one bitfield per spike of the tick the same way)."""
+        spiked = np.asarray(spiked)
+        counts = spiked[self.indices].astype(np.int64)
+        top = int(counts.max()) if counts.size else 0
+        for k in range(top):
+            sel = counts > k
+            rec = np.zeros(self.record_words, dtype="<u4")
+            rec[0] = t
+            bits = np.packbits(sel, bitorder="little")
+            pad = np.zeros(4 * (self.record_words - 1), dtype=np.uint8)
+            pad[:len(bits)] = bits
+            rec[1:] = pad.view("<u4")
+            self.pending.append(rec)
 
     def values(self, t, values):
         if t % self.interval:
