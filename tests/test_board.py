@@ -26,7 +26,7 @@ def sv_addr(name):
     return C.SV_BASE + SV[name].offset
 
 
-def wait_count(conn, app_id, state, n, timeout=5.0):
+def wait_count(conn, app_id, state, n, timeout=30.0):
     deadline = time.monotonic() + timeout
     got = None
     while time.monotonic() < deadline:

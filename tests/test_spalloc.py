@@ -419,7 +419,7 @@ def test_fifty_concurrent_clients():
             jid = cl.create(sizes[i], owner="client%d" % i, keepalive=5.0)
             first = cl.call("get_job_state", jid)["state"]
             cl.call("notify_job", jid)
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + 180      # generous: 50 jobs share 6 real boards on 2 cores
             while True:
                 st = cl.call("get_job_state", jid)
                 if st["state"] == READY:

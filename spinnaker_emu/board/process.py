@@ -38,7 +38,7 @@ from .scheduler import Scheduler
 PEEK_TIMEOUT = 1.0
 RUNNING_COMMAND_PORT = 1     # sPyNNaker's RUNNING_COMMAND_SDP_PORT (docs/RUNTIME.md)
 CMD_RUNTIME, CMD_STOP = 1, 2
-COUNT_TIMEOUT = 0.5
+COUNT_TIMEOUT = 1.0          # SpiNNMan waits 2 s for a COUNT reply; leave room under load
 BOOT_ACK_TIMEOUT = 10.0
 
 

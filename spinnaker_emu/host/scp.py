@@ -263,7 +263,12 @@ class SCPConnection:
         self.send(255, 255, 0, CMD.SIG, (transport, (int(sig) << 16) | 0xFF00 | app_id, 0xFFFF))
 
     def count(self, app_id, state):
-        _rc, payload, _h = self.send(255, 255, 0, CMD.COUNT, (app_id, int(state)), timeout=2.0)
+        """Cores of ``app_id`` in ``state`` on the root's board. A partial count
+        (RC_P2P_NOREPLY: some chip did not answer in time) is returned as it is, as
+        SpiNNMan does; callers that wait simply ask again."""
+        rc, payload, _h = self.send(255, 255, 0, CMD.COUNT, (app_id, int(state)), timeout=2.0, check=False)
+        if rc not in (RC.OK, RC.P2P_NOREPLY):
+            raise SCPError(rc, CMD.COUNT, 255, 255, 0)
         return struct.unpack_from("<I", payload)[0] if len(payload) >= 4 else 0
 
     def alloc_sdram(self, x, y, size, app_id, tag=0):

@@ -8,6 +8,7 @@ from collections import defaultdict
 import numpy as np
 
 from ..apps.image import AppImage
+from ..apps.neuron import current_sources as CS
 from ..apps.neuron import regions as R
 from ..apps.neuron.models import MODELS
 from ..mapping import MappingError
@@ -131,6 +132,9 @@ class LoadedNetwork:
         self.record_ticks = max(1, self.record_ticks)
         first_chunk = min(first_run_ticks, self.record_ticks)
         self.first_chunk = first_chunk
+        for pop in self.state.populations:          # a new load runs from t = 0
+            for src in getattr(pop, "_current_sources", ()):
+                src._trace, src._final = [], 0.0
         # system region: [period, n_ticks, time mode, provenance address] + provenance area
         system = R.pack_system_region(period_us, first_chunk, tsf) + bytes(4 + PROVENANCE_BYTES)
 
@@ -223,10 +227,6 @@ class LoadedNetwork:
         m = self.mapping
         pop = mv.app.payload
         model = MODELS[mv.app.model]
-        if pop._current_sources:
-            raise NotImplementedError(
-                "current sources (DCSource, StepCurrentSource, ...) are not implemented on "
-                "the emulated neuron cores yet; use i_offset")
         dt = self.state.dt
         blocks = m.incoming.get(mv, [])
         gws = model.global_weight_scale
@@ -295,11 +295,50 @@ class LoadedNetwork:
         for name in ("spikes", "v", "gsyn_exc", "gsyn_inh"):
             kind = R.REC_KIND_SPIKES if name == "spikes" else R.REC_KIND_VALUES
             regions.append(self._rec_region(kind, plan.get(name), 1 if name == "spikes" else k))
+        cs, core_cs_sig = self._current_sources(pop, mv)
+        cs_bytes = CS.current_sources_size(cs)
+        regions.append(CS.pack_current_sources(cs, cs_bytes + max(1024, cs_bytes)))
         core = CoreImage(mv, xyp, model.kernel_name, regions)
+        core.cs_sig = core_cs_sig
         core.recorded = {name: (R.NEURON_RECORDINGS[name], idx) for name, idx in plan.items()}
         core.plastic_blocks = plastic_blocks
         core.shifts = shifts
         return core
+
+    def _current_sources(self, pop, mv):
+        """The current sources injecting into this core's neurons, as
+        [(kind, core-local targets, parameter words)], and a signature that changes
+        when any of them is changed (set_parameters, new injections)."""
+        out, sig = [], []
+        for src in pop._current_sources:
+            idx = [np.asarray(i, dtype=np.int64) for p, i in src._targets if p is pop]
+            idx = np.unique(np.concatenate(idx)) if idx else np.zeros(0, np.int64)
+            local = idx[(idx >= mv.lo) & (idx < mv.hi)] - mv.lo
+            if not local.size:
+                continue
+            kind = CS.KINDS[type(src).__name__]
+            out.append((kind, local, self._source_words(src, kind)))
+            sig.append((id(src), src._version, local.size))
+        return out, tuple(sig)
+
+    def _source_words(self, src, kind=None):
+        kind = kind or CS.KINDS[type(src).__name__]
+        return CS.source_words(kind, src._native, self.state.dt, src._seed)
+
+    def _record_currents(self, start, end):
+        """Recorded current sources: the current of each tick run (computed on the host
+        from the same parameter words and noise seed the cores use)."""
+        seen = set()
+        for pop in self.state.populations:
+            for src in getattr(pop, "_current_sources", ()):
+                if id(src) in seen or not src._recording:
+                    continue
+                seen.add(id(src))
+                kind = CS.KINDS[type(src).__name__]
+                host = CS.Source(kind, self._source_words(src, kind))
+                vals = host.values(np.arange(start, end + 1))
+                src._trace.append(vals[:-1])
+                src._final = float(vals[-1])
 
     # ------------------------------------------------------------------ loading
     def load(self, first_run_ticks):
@@ -372,6 +411,7 @@ class LoadedNetwork:
         self.started = True
         start = self.tick
         self.tick += k
+        self._record_currents(start, self.tick)
         with self.runner._timed("extraction"):
             self._extract(start, self.tick)
 
@@ -384,7 +424,7 @@ class LoadedNetwork:
             if mv.kind != "app":
                 continue
             pop = mv.app.payload
-            if not pop._dirty:
+            if not pop._dirty and not mv.app.is_neuron:
                 continue
             if mv.app.model == "SpikeSourceArray":
                 data = R.pack_spike_times(self._spike_ticks(pop, mv))
@@ -396,6 +436,9 @@ class LoadedNetwork:
                 tx.write_memory(core.x, core.y, core.addresses[R.POISSON_PARAMS],
                                 self._poisson_params(pop, mv))
             else:
+                self._apply_current_sources(core)
+                if not pop._dirty:
+                    continue
                 model = MODELS[mv.app.model]
                 a, n = core.addresses[R.NEURON_PARAMS], core.sizes[R.NEURON_PARAMS]
                 old = tx.read_memory(core.x, core.y, a, n)
@@ -403,6 +446,18 @@ class LoadedNetwork:
                 tx.write_memory(core.x, core.y, a, R.repack_neuron_params(old, params, None, dt))
         for pop in self.state.populations:
             pop._dirty = set()
+
+    def _apply_current_sources(self, core):
+        mv = core.mv
+        cs, sig = self._current_sources(mv.app.payload, mv)
+        if sig == getattr(core, "cs_sig", ()):
+            return
+        data = CS.pack_current_sources(cs)
+        if len(data) > core.sizes[R.CURRENT_SOURCES]:
+            raise MappingError("the current sources of %s changed between runs and no longer "
+                               "fit their region; call sim.reset() first" % mv.label)
+        self.tx.write_memory(core.x, core.y, core.addresses[R.CURRENT_SOURCES], data)
+        core.cs_sig = sig
 
     # ------------------------------------------------------------------ extraction
     def _extract(self, start, end):

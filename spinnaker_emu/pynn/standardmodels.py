@@ -123,10 +123,15 @@ class _CurrentSource:
     apply them tick by tick (sPyNNaker's current-source region)."""
 
     def __init__(self, **parameters):
+        self._native = {}
+        self._version = 0        # bumped on every change: the loader re-sends the region
         super().__init__(**parameters)
         self._targets = []       # (population, indices)
         self._recording = False
-        self._native = {}
+        self._trace = []         # recorded current per run chunk (arrays, one per tick)
+        self._final = 0.0        # current in the tick after the last one run
+        # NoisyCurrentSource: the seed of the core's normal stream (host regenerates it)
+        self._seed = [int(x) for x in np.random.SeedSequence().generate_state(4)]
         self.set_native_parameters(self.native_parameters)
 
     def inject_into(self, cells):
@@ -146,16 +151,31 @@ class _CurrentSource:
                 groups.setdefault(cell.parent, []).append(cell.parent.id_to_index(cell))
         for pop, idx in groups.items():
             self._targets.append((pop, np.atleast_1d(np.asarray(idx, dtype=int))))
-            pop._current_sources.append(self)
+            if not any(s is self for s in pop._current_sources):
+                pop._current_sources.append(self)
+        self._version += 1
 
     def set_native_parameters(self, parameters):
         if parameters.shape is None:
             parameters.shape = (1,)
         parameters.evaluate(simplify=True)
+        new = {}
         for name, value in parameters.items():
+            if isinstance(value, np.ndarray) and value.dtype == object and value.size == 1:
+                value = value.ravel()[0]
             if isinstance(value, np.ndarray) or hasattr(value, "value"):
                 value = getattr(value, "value", value)
-            self._native[name] = value
+            if isinstance(value, np.ndarray) and value.size == 1 and name not in (
+                    "times", "amplitudes"):
+                value = value.ravel()[0]
+            new[name] = value
+        if "times" in new or "amplitudes" in new:
+            times = np.asarray(new.get("times", self._native.get("times", [])), float).ravel()
+            amps = np.asarray(new.get("amplitudes", self._native.get("amplitudes", [])),
+                              float).ravel()
+            new["times"], new["amplitudes"] = _check_step_times(times, amps)
+        self._native.update(new)
+        self._version += 1
 
     def get_native_parameters(self):
         return ParameterSpace(dict(self._native))
@@ -163,9 +183,26 @@ class _CurrentSource:
     def record(self):
         self._recording = True
 
-    def current_at_ticks(self, ticks, dt):
-        """Amplitude (nA) in force during each tick (array), from the parameters."""
-        raise NotImplementedError
+    def _get_data(self):
+        """(times, currents): the current in force during each tick run so far, and
+        in the next tick (n_ticks + 1 samples, as PyNN's other backends)."""
+        i = np.concatenate(self._trace + [np.array([self._final])])
+        return np.arange(len(i)) * state.dt, i
+
+
+def _check_step_times(times, amplitudes):
+    """PyNN's checks for StepCurrentSource: times >= 0 and increasing; times put on the
+    timestep grid, and of several times landing on one step the last one kept."""
+    if len(times) != len(amplitudes):
+        raise ValueError("StepCurrentSource: times and amplitudes must have the same length")
+    if not (times >= 0.0).all():
+        raise ValueError("Step current cannot accept negative timestamps.")
+    if not (np.diff(times) > 0.0).all():
+        raise ValueError("Step current timestamps should be monotonically increasing.")
+    dt = state.dt
+    times = np.rint(times / dt) * dt
+    keep = np.append(times[1:] != times[:-1], True) if len(times) else np.zeros(0, bool)
+    return times[keep], amplitudes[keep]
 
 
 class DCSource(_CurrentSource, electrodes.DCSource):

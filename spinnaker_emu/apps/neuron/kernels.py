@@ -10,6 +10,7 @@ import numpy as np
 from ..kernels import Kernel, kernel
 from ..regions import read_region_table, read_system_region
 from . import regions as R
+from .current_sources import CurrentSources
 from .models import MODELS
 from .recording import FLUSH_TICKS, RecordingChannel
 from .sources import DelayExtension, Poisson, SpikeArray
@@ -119,6 +120,21 @@ class NeuronKernel(TimerKernel):
         self.syn = SynapseProcessor(self.n, info["ring_buffer_shifts"],
                                     info["global_weight_scale"], pop, matrix, stdp)
         self.rec_spikes, self.rec_v, self.rec_ge, self.rec_gi = self.recorders
+        self.currents = CurrentSources(self.n)
+        self._read_current_sources()
+
+    def _read_current_sources(self):
+        a = self.region(R.CURRENT_SOURCES)
+        if not a:
+            return
+        c = self.core
+        n = int(_words(c, a, 1)[0])
+        # walk the variable-length entries to find the region's used length
+        pos = 1
+        for _ in range(n):
+            _k, nt, npw = (int(x) for x in _words(c, a + 4 * pos, 3))
+            pos += 3 + nt + npw
+        self.currents.load(c.read(a, 4 * pos))
 
     def _read_params(self):
         c, a = self.core, self.regions[R.NEURON_PARAMS]
@@ -130,6 +146,7 @@ class NeuronKernel(TimerKernel):
 
     def reload(self):
         self._read_params()
+        self._read_current_sources()
 
     def save(self):
         c = self.core
@@ -144,7 +161,16 @@ class NeuronKernel(TimerKernel):
 
     def step(self, t):
         inp = self.syn.take(t)
-        spiked, v, ge, gi = self.model.step(self.f, inp[0], inp[1])
+        if self.currents:
+            # sPyNNaker adds the current sources to the external bias, with I_offset
+            base = self.f["i_offset"]
+            self.f["i_offset"] = base + self.currents.tick(t)
+            try:
+                spiked, v, ge, gi = self.model.step(self.f, inp[0], inp[1])
+            finally:
+                self.f["i_offset"] = base
+        else:
+            spiked, v, ge, gi = self.model.step(self.f, inp[0], inp[1])
         idx = np.flatnonzero(spiked)
         if idx.size:
             if self.has_key:

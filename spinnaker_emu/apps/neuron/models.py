@@ -31,7 +31,9 @@ from .fixed import q, q_round
 # 'w' S16.15 synaptic state in weight-scaled units (x global weight scale).
 S, U, I, W = "s", "u", "i", "w"
 
-_LIF_FIELDS = [("v", S), ("v_rest", S), ("r_membrane", S), ("exp_tc", S),
+# exp_tc in U0.32 (sPyNNaker: an accum): at dt = 0.01 ms an S16.15 exp(-dt/tau_m) is
+# 2% off, which shifts constant-current firing times by as much
+_LIF_FIELDS = [("v", S), ("v_rest", S), ("r_membrane", S), ("exp_tc", U),
                ("i_offset", S), ("v_reset", S), ("v_thresh", S),
                ("t_refract", I), ("refract_timer", I)]
 _EXP_SYN_FIELDS = [("exc_decay", U), ("exc_init", U), ("isyn_exc", W),
@@ -205,8 +207,10 @@ class _LIF(NeuronModel):
         v = f["v"]
         active = f["refract_timer"] <= 0
         inp = exc - inh + f["i_offset"]
-        alpha = q(inp * f["r_membrane"]) + f["v_rest"]
-        v_new = alpha - q(f["exp_tc"] * (alpha - v))
+        # MULT_ROUND_NEAREST_ACCUM (sPyNNaker's lif_neuron_closed_form): truncating
+        # would bias v upwards by up to 2^-15 mV per tick
+        alpha = q_round(inp * f["r_membrane"]) + f["v_rest"]
+        v_new = alpha - q_round(f["exp_tc"] * (alpha - v))
         f["v"] = v = np.where(active, v_new, v)
         f["refract_timer"] = np.where(active, f["refract_timer"], f["refract_timer"] - 1)
         spiked = v >= f["v_thresh"]

@@ -10,6 +10,7 @@ Region indices (the order of addresses in the region table at user0):
   neuron cores (if_curr_exp, if_cond_exp, if_curr_alpha, izhikevich)
     0 SYSTEM  1 CORE  2 NEURON_PARAMS  3 SYNAPSE_DYNAMICS  4 MASTER_POP
     5 SYNAPTIC_MATRIX  6 REC_SPIKES  7 REC_V  8 REC_GSYN_EXC  9 REC_GSYN_INH
+    10 CURRENT_SOURCES
   spike_src_array:  0 SYSTEM  1 SOURCE_CORE  2 SPIKE_TIMES   3 REC_SPIKES
   spike_src_poiss:  0 SYSTEM  1 SOURCE_CORE  2 POISSON_PARAMS 3 REC_SPIKES
   delay_extension:  0 SYSTEM  1 DELAY_PARAMS
@@ -32,7 +33,8 @@ SYSTEM = 0
 # neuron cores
 CORE, NEURON_PARAMS, SYNAPSE_DYNAMICS, MASTER_POP, SYNAPTIC_MATRIX = 1, 2, 3, 4, 5
 REC_SPIKES, REC_V, REC_GSYN_EXC, REC_GSYN_INH = 6, 7, 8, 9
-N_NEURON_REGIONS = 10
+CURRENT_SOURCES = 10       # current_sources.py (absent: none)
+N_NEURON_REGIONS = 11
 NEURON_RECORDINGS = {"spikes": REC_SPIKES, "v": REC_V,
                      "gsyn_exc": REC_GSYN_EXC, "gsyn_inh": REC_GSYN_INH}
 # spike sources
@@ -712,7 +714,7 @@ class VertexDescription:
 
 
 def describe_neuron_core(model, n_neurons, n_ticks, recorded=None, sampling_interval=1,
-                         synaptic_blocks=(), plastic=False):
+                         synaptic_blocks=(), plastic=False, current_source_bytes=4):
     """recorded: {"spikes": n_rec, "v": n_rec, "gsyn_exc": n_rec, "gsyn_inh": n_rec};
     synaptic_blocks: [(n_rows, max_row_length, plastic), ...]."""
     recorded = recorded or {}
@@ -725,6 +727,7 @@ def describe_neuron_core(model, n_neurons, n_ticks, recorded=None, sampling_inte
         n_rec = recorded.get(name, 0)
         sizes.append(recording_region_size(kind, n_rec, n_ticks,
                                            1 if name == "spikes" else sampling_interval))
+    sizes.append(current_source_bytes)
     return VertexDescription(get_model(model).kernel_name, sizes)
 
 
