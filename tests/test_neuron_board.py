@@ -217,3 +217,62 @@ def test_poisson_source_into_plastic_synapses_matches_direct_stepping(board_conn
     assert want and got_spikes == sorted(want)
     assert np.array_equal(got_w, sp.blocks[0].w16)
     assert not np.all(got_w == w16)              # STDP changed the weights
+
+
+def test_current_sources_region_changed_between_runs(board_conn):
+    """DC and step sources in the CURRENT_SOURCES region of an IF_curr_exp core; the
+    host rewrites the region at PAUSE (a new amplitude) and the resumed run uses it.
+    Recorded v equals the model stepped directly with the same currents."""
+    from spinnaker_emu.apps.neuron import current_sources as CS
+    conn, app, x, y = board_conn, 62, 0, 1
+    n, n_ticks, dt = 3, 40, 1.0
+    params = {"v_rest": -60.0, "v_thresh": -55.0, "tau_refrac": 2.0}
+    state = {"v": -60.0}
+
+    def sources(amp):
+        return [(CS.DC, [0, 2], CS.source_words(CS.DC, dict(amplitude=amp, start=5.0,
+                                                              stop=60.0), dt)),
+                (CS.STEP, [1], CS.source_words(CS.STEP, dict(times=[10.0, 50.0],
+                                                             amplitudes=[0.3, 1.2]), dt))]
+    first = CS.pack_current_sources(sources(0.2))
+    system = R.pack_system_region(1000, n_ticks)
+    neuron = load_core(conn, x, y, 1, "if_curr_exp", [
+        system, R.pack_neuron_core_region(NEURON_KEY, n, [0, 0], dt),
+        R.pack_neuron_params("IF_curr_exp", n, params, state), R.pack_synapse_dynamics(None),
+        None, None, R.pack_recording_region(R.REC_KIND_SPIKES, range(n), n_ticks),
+        R.pack_recording_region(R.REC_KIND_VALUES, range(n), n_ticks), None, None,
+        first + bytes(256)], app)
+    cores = ((x, y, 1),)
+    got_v, spikes = [], []
+    for run, amp in enumerate((0.2, 0.9)):
+        if run:
+            conn.write(x, y, neuron[R.CURRENT_SOURCES], CS.pack_current_sources(sources(amp)))
+            runtime(conn, x, y, 1, n_ticks)
+        wait_state(conn, app, CPUState.SYNC0, 1, cores)
+        conn.signal(app, Signal.SYNC0, C.SIG_TYPE_MC)
+        wait_state(conn, app, CPUState.PAUSE, 1, cores)
+        got_v.append(read_recording(conn, x, y, neuron[R.REC_V], n)["values"])
+        rec = read_recording(conn, x, y, neuron[R.REC_SPIKES], n)
+        spikes += list(zip(rec["ticks"].tolist(), rec["neurons"].tolist()))
+    conn.signal(app, Signal.STOP)
+    got_v = np.concatenate(got_v)
+
+    m = MODELS["IF_curr_exp"]
+    _m, f = R.unpack_neuron_fields(R.pack_neuron_params("IF_curr_exp", n, params, state),
+                                   kernel_units=True)
+    cs = CS.CurrentSources(n, first)
+    want_v, want_s = [], []
+    for t in range(2 * n_ticks):
+        if t == n_ticks:
+            cs.load(CS.pack_current_sources(sources(0.9)))
+        base = f["i_offset"]
+        f["i_offset"] = base + cs.tick(t)
+        s, v, _e, _i = m.step(f, np.zeros(n), np.zeros(n))
+        f["i_offset"] = base
+        want_v.append(v)
+        want_s += [(t, j) for j in np.flatnonzero(s)]
+    want_v = np.array(want_v)
+    assert np.array_equal(got_v, want_v)
+    assert sorted(spikes) == sorted(want_s) and want_s      # 0.9 nA drives 0 and 2 to fire
+    assert np.all(got_v[:6] == -60.0) and got_v[6, 0] > -60.0
+    assert got_v[n_ticks + 1, 0] - got_v[n_ticks, 0] > got_v[n_ticks - 1, 0] - got_v[n_ticks - 2, 0]

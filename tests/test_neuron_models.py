@@ -406,3 +406,82 @@ def test_vertex_descriptions_add_up():
     assert d.region_sizes[R.SYNAPTIC_MATRIX] == 4 * 256 * 31
     assert d.sdram > sum(d.region_sizes)
     assert R.describe_delay_extension(100, 3).kernel == "delay_extension"
+
+
+# ---------------------------------------------------------------- current sources
+def _cs(sources, n, dt=1.0):
+    from spinnaker_emu.apps.neuron import current_sources as CS
+    data = CS.pack_current_sources([(k, t, CS.source_words(k, p, dt, (5, 6, 7, 8)))
+                                    for k, t, p in sources])
+    return CS.CurrentSources(n, data), data
+
+
+def test_current_sources_switch_on_and_off_at_their_ticks():
+    from spinnaker_emu.apps.neuron import current_sources as CS
+    cs, _ = _cs([(CS.DC, [0, 2], dict(amplitude=0.5, start=2.0, stop=4.0)),
+                 (CS.STEP, [1], dict(times=[1.0, 3.0], amplitudes=[0.25, -1.0])),
+                 (CS.DC, [2], dict(amplitude=1.0, start=0.0, stop=1e12))], 3, dt=0.5)
+    got = np.array([cs.tick(t) for t in range(10)])
+    # DC on in [start, stop) = ticks 4..7; the step from tick 2 and 6 on (for ever)
+    assert np.array_equal(got[:, 0], [0, 0, 0, 0, 0.5, 0.5, 0.5, 0.5, 0, 0])
+    assert np.array_equal(got[:, 1], [0, 0, 0.25, 0.25, 0.25, 0.25, -1, -1, -1, -1])
+    assert np.array_equal(got[:, 2], [1, 1, 1, 1, 1.5, 1.5, 1.5, 1.5, 1, 1])
+
+
+def test_ac_source_phase_at_start_and_frequency():
+    from spinnaker_emu.apps.neuron import current_sources as CS
+    cs, _ = _cs([(CS.AC, [0], dict(amplitude=1.0, offset=0.25, frequency=100.0, phase=90.0,
+                                  start=1.0, stop=21.0))], 1, dt=0.1)
+    i = np.array([cs.tick(t)[0] for t in range(220)])
+    assert np.all(i[:10] == 0) and np.all(i[210:] == 0)
+    assert i[10] == pytest.approx(1.25, abs=1e-4)            # cos(0) at start, plus offset
+    assert i[60] == pytest.approx(-0.75, abs=1e-3)           # half a 10 ms period later
+    assert i[110] == pytest.approx(1.25, abs=1e-3)
+
+
+def test_noisy_source_holds_each_draw_for_its_dt_and_the_host_regenerates_it():
+    from spinnaker_emu.apps.neuron import current_sources as CS
+    p = dict(mean=0.5, stdev=0.25, start=2.0, stop=50.0, dt=5.0)
+    cs, data = _cs([(CS.NOISY, [0], p)], 1)
+    i = np.array([cs.tick(t)[0] for t in range(60)])
+    assert np.all(i[:2] == 0) and np.all(i[50:] == 0)
+    blocks = i[2:47].reshape(9, 5)
+    assert np.all(blocks == blocks[:, :1]) and len(set(blocks[:, 0])) == 9
+    # re-read between runs (same seed): the stream continues; the host gets the same values
+    cs.load(data)
+    assert np.array_equal([cs.tick(t)[0] for t in range(60)], i)
+    host = CS.Source(CS.NOISY, CS.source_words(CS.NOISY, p, 1.0, (5, 6, 7, 8)))
+    assert np.array_equal(host.values(np.arange(60)), i)
+
+
+def test_dc_source_equals_i_offset_and_starts_the_tick_after_start():
+    """A DC source adds to the external bias: the same trace as i_offset from its
+    start tick; v recorded at the start tick is still at rest."""
+    from spinnaker_emu.apps.neuron import current_sources as CS
+    m, f = fields("IF_curr_exp", 2, dict(v_rest=-60.0), dict(v=-60.0), dt=0.1)
+    cs, _ = _cs([(CS.DC, [0], dict(amplitude=1.0, start=1.0, stop=1e12))], 2, dt=0.1)
+    vs = []
+    for t in range(40):
+        base = f["i_offset"]
+        f["i_offset"] = base + cs.tick(t) + (t >= 10) * np.array([0.0, 1.0])
+        _s, v, _e, _i = m.step(f, np.zeros(2), np.zeros(2))
+        f["i_offset"] = base
+        vs.append(v)
+    vs = np.array(vs)
+    assert np.all(vs[:11] == -60.0) and vs[11, 0] > -60.0
+    assert np.array_equal(vs[:, 0], vs[:, 1])
+
+
+def test_lif_constant_current_at_small_timestep_matches_the_analytic_time():
+    """dt = 0.01 ms: exp(-dt/tau_m) in U0.32 and round-to-nearest products keep the
+    firing time within 0.5% (PyNN's test_scenario2)."""
+    m, f = fields("IF_curr_exp", 3, dict(v_rest=0.0, v_reset=0.0, v_thresh=10.0,
+                                          tau_refrac=100.0, i_offset=[0.52, 0.8, 1.4]),
+                  dict(v=0.0), dt=0.01)
+    first = np.full(3, np.nan)
+    for t in range(8000):
+        s, *_ = m.step(f, np.zeros(3), np.zeros(3))
+        first[np.isnan(first) & s] = (t + 1) * 0.01
+    for i, amp in enumerate((0.52, 0.8, 1.4)):
+        want = analytic_lif_first_spike(amp, v_rest=0.0, v_thresh=10.0, v0=0.0)
+        assert abs(first[i] - want) / want < 0.005
