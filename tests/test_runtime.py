@@ -174,23 +174,20 @@ def test_killing_a_chip_mid_run_is_reported_and_nothing_hangs(make_board):
         victim = json.load(f)["chip_pids"]["1,0"]
     os.kill(victim, signal.SIGKILL)
     t0 = time.monotonic()
-    # COUNT now answers RC_P2P_NOREPLY with a partial count; find the silent chip
-    conn2 = SCPConnection(b.ip, timeout=0.3, retries=2)
-    rc, _p, _h = conn2.send(255, 255, 0, CMD.COUNT, (app, CPUState.RUN), check=False, timeout=2.0)
-    assert rc == RC.P2P_NOREPLY
-    dead = []
-    for xy in ((0, 0), (1, 0), (2, 0)):
-        try:
-            conn2.chip_info(*xy)
-        except SCPTimeout:
-            dead.append(xy)
-    assert dead == [(1, 0)]
+    # The host, waiting for the run to finish, is told which chip and cores failed.
+    from spinnaker_emu.host.transceiver import Transceiver, ChipsNotResponding
+    tx = Transceiver(b.ip, boot=False, timeout=0.3, retries=2)
+    targets = {(0, 0): [1], (1, 0): [1], (2, 0): [1]}
+    with pytest.raises(ChipsNotResponding) as e:
+        tx.wait_for_cores(targets, CPUState.PAUSE, app_id=app, timeout=60)
+    assert e.value.chips == {(1, 0): [1]}
+    assert "1,0 (cores 1)" in str(e.value)
     assert time.monotonic() - t0 < 10
     # the other chips stop cleanly on STOP
-    conn2.signal(app, Signal.STOP)
+    tx.send_signal(app, Signal.STOP)
     for xy in ((0, 0), (2, 0)):
-        assert conn2.vcpu(xy[0], xy[1], 1)["cpu_state"] == CPUState.IDLE
-    conn2.close()
+        assert tx.conn.vcpu(xy[0], xy[1], 1)["cpu_state"] == CPUState.IDLE
+    tx.close()
 
 
 def test_sdp_and_eieio_to_and_from_a_core_through_ip_tags(make_board):

@@ -49,6 +49,15 @@ class CoreStateError(TransceiverError):
         self.cores = cores
 
 
+class ChipsNotResponding(TransceiverError):
+    """Chips stopped answering (e.g. their process died) while we waited for their
+    cores. ``chips``: {(x, y): [cores we were waiting for]}."""
+
+    def __init__(self, message, chips):
+        super().__init__(message)
+        self.chips = chips
+
+
 class CoreStateTimeout(TransceiverError):
     """Cores did not reach the wanted states in time. ``cores``: {(x, y, p): state}."""
 
@@ -229,6 +238,8 @@ class Transceiver:
                 client.close()
         self._sv_cache = {}
         self.machine = None
+        self.count_incomplete = False
+        self.silent_chips = set()
         ver = self.conn.version()
         self.scamp_version = ver["version"]
         self.scamp_major = version_tuple(self.scamp_version)[0] if self.scamp_version else 4
@@ -555,6 +566,8 @@ class Transceiver:
         eths = sorted(self.machine.ethernets) if self.machine else [(255, 255)]
         for (x, y) in eths:
             rc, payload, _h = self.conn.send(x, y, 0, CMD.COUNT, (app_id, int(state)), check=False, timeout=2.0)
+            if rc == C.RC.P2P_NOREPLY:
+                self.count_incomplete = True       # some chip of that board did not answer
             if len(payload) >= 4:
                 total += struct.unpack_from("<I", payload)[0]
         return total
@@ -570,7 +583,21 @@ class Transceiver:
                 n = self.machine.chips[(x, y)].n_cores if self.machine and (x, y) in self.machine.chips else C.N_CORES
                 for p in range(n):
                     out[(x, y, p)] = payload[12 + p]
-        self.conn.pipeline([(x, y, 0, CMD.INFO, (0x5F,), b"") for (x, y) in chips], got, self.window, check=False)
+        try:
+            self.conn.pipeline([(x, y, 0, CMD.INFO, (0x5F,), b"") for (x, y) in chips], got, self.window,
+                               check=False)
+        except SCPTimeout:
+            # Some chip is silent: ask the rest one by one so the answer names it.
+            self.silent_chips = set()
+            for i, (x, y) in enumerate(chips):
+                if (x, y, 0) in out:
+                    continue
+                try:
+                    rc, payload, hdr = self.conn.send(x, y, 0, CMD.INFO, (0x5F,), check=False,
+                                                      timeout=0.3)
+                    got(i, rc, payload, hdr)
+                except SCPTimeout:
+                    self.silent_chips.add((x, y))
         return out
 
     def get_cpu_info(self, x, y, p):
@@ -599,12 +626,21 @@ class Transceiver:
         while True:
             check = True
             polls += 1
+            self.count_incomplete = False
             if use_count and polls % 20:       # every 20th poll checks the cores anyway
                 n_ok = sum(self.count_state(app_id, s) for s in want)
                 n_bad = sum(self.count_state(app_id, s) for s in errors)
-                check = n_ok >= len(cores) or n_bad > 0
+                check = n_ok >= len(cores) or n_bad > 0 or self.count_incomplete
             if check or time.monotonic() >= deadline:
+                self.silent_chips = set()
                 cur = self.get_core_states(targets)
+                silent = {xy: sorted(targets[xy]) for xy in self.silent_chips if xy in targets}
+                if silent:
+                    raise ChipsNotResponding(
+                        "chip(s) stopped answering while waiting for %s: %s" % (
+                            "/".join(_state_name(s) for s in sorted(want)),
+                            "; ".join("%d,%d (cores %s)" % (xy[0], xy[1], ",".join(map(str, ps)))
+                                      for xy, ps in sorted(silent.items()))), silent)
                 failed = {c: cur.get(c) for c in cores if cur.get(c) in errors}
                 if failed:
                     raise self._rte_error(failed, want)

@@ -3,6 +3,7 @@ import atexit
 import logging
 import warnings
 
+import numpy as np
 from pyNN import common
 from pyNN.common.control import DEFAULT_MIN_DELAY
 from pyNN.recording import get_io
@@ -35,6 +36,7 @@ def setup(timestep=0.1, min_delay=DEFAULT_MIN_DELAY, **extra_params):
     state.clear()
     state.dt = timestep
     state.min_delay = timestep if min_delay == "auto" else float(min_delay)
+    state.min_delay_auto = (min_delay == "auto")
     state.max_delay = float(max_delay)
     state.mpi_rank = 0
     state.num_processes = 1
@@ -61,8 +63,20 @@ run, run_until = common.build_run(simulator)
 run_for = run
 reset = common.build_reset(simulator)
 initialize = common.initialize
-get_current_time, get_time_step, get_min_delay, get_max_delay, \
+get_current_time, get_time_step, _get_min_delay, get_max_delay, \
     num_processes, rank = common.build_state_queries(simulator)
+
+
+def get_min_delay():
+    """The minimum synaptic delay (ms): as given to setup(), or with
+    ``min_delay='auto'`` the shortest delay in the network (the timestep when there
+    are no connections yet), as NEST resolves it."""
+    state = simulator.state
+    if getattr(state, "min_delay_auto", False):
+        delays = [float(np.min(p._arrays()["delay"])) for p in state.projections if len(p)]
+        if delays:
+            return min(delays)
+    return _get_min_delay()
 
 
 def set_number_of_neurons_per_core(neuron_type, max_permitted):

@@ -31,8 +31,38 @@ class Recorder(recording.Recorder):
 
     def store_spikes(self, indices, times):
         if len(indices):
-            self._spike_idx.append(np.asarray(indices, dtype=np.int64))
-            self._spike_t.append(np.asarray(times, dtype=float))
+            indices = np.asarray(indices, dtype=np.int64)
+            times = np.asarray(times, dtype=float)
+            if type(self.population.celltype).__name__ == "SpikeSourceArray":
+                times = self._requested_times(indices, times)
+            self._spike_idx.append(indices)
+            self._spike_t.append(times)
+
+    def _requested_times(self, indices, times):
+        """A SpikeSourceArray sends each spike in the tick nearest its time; report
+        the time the user asked for (NEST's off-grid precision), not the tick's."""
+        dt = simulator.state.dt
+        values = self.population._parameters.get("spike_times")
+        if values is None:
+            return times
+        out = times.copy()
+        order = np.lexsort((times, indices))
+        k = 0
+        while k < order.size:
+            i = int(indices[order[k]])
+            j = k
+            while j < order.size and indices[order[j]] == i:
+                j += 1
+            seq = values[i] if np.ndim(values) else values
+            asked = np.sort(np.asarray(getattr(seq, "value", seq), dtype=float).ravel())
+            asked_ticks = np.rint(asked / dt)
+            for m in order[k:j]:
+                hit = np.flatnonzero(asked_ticks == np.rint(times[m] / dt))
+                if hit.size:
+                    out[m] = asked[hit[0]]
+                    asked_ticks[hit[0]] = np.nan      # the next spike of that tick
+            k = j
+        return out
 
     def store_rows(self, name, rows):
         rows = np.asarray(rows, dtype=float)
