@@ -16,11 +16,14 @@ from .protocol.constants import CPUState, state_name
 def cmd_up(args):
     from .board.launcher import start_board, BoardError
     try:
-        h = start_board(args.ip, args.version, args.machine, detach=True)
+        if args.boards > 1 and args.version != 5:
+            raise ValueError("several boards are SpiNN-5 boards: drop --version 3")
+        h = start_board(args.ip, args.version, args.machine, detach=True, boards=args.boards)
     except (BoardError, ValueError) as e:
         print("spinnaker-emu: %s" % e, file=sys.stderr)
         return 1
-    print("board %s (SpiNN-%d) up: supervisor pid %d, log %s" % (h.ip, h.version, h.pid, h.log_path))
+    what = "%d boards from %s" % (args.boards, h.ip) if args.boards > 1 else "board %s" % h.ip
+    print("%s (SpiNN-%d) up: supervisor pid %d, log %s" % (what, h.version, h.pid, h.log_path))
     if args.boot:
         from .host.scp import boot_board
         boot_board(h.ip, args.version)
@@ -124,6 +127,8 @@ def main(argv=None):
     p.add_argument("--version", type=int, choices=(3, 5), default=5)
     p.add_argument("--ip", default="127.0.1.1")
     p.add_argument("--machine", help="board definition file (boards/*.toml)")
+    p.add_argument("--boards", type=int, default=1,
+                   help="N SpiNN-5 boards as a torus of N/3 triads on consecutive addresses")
     p.add_argument("--boot", action="store_true", help="also boot it with our own boot image")
     p.set_defaults(func=cmd_up)
 

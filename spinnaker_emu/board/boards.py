@@ -48,3 +48,22 @@ def load_machine(path=None, version=5, ip="127.0.1.1"):
     ip = d.get("ip", ip)
     make = spinn5_board if version == 5 else spinn3_board
     return make(ip, dead_chips, dead_links, cores)
+
+
+def consecutive_ips(ip, n):
+    """``n`` addresses counting up from ``ip`` in its last octet."""
+    a, b, c, d = (int(v) for v in ip.split("."))
+    if d + n - 1 > 254:
+        raise ValueError("%d boards from %s run past .254" % (n, ip))
+    return ["%d.%d.%d.%d" % (a, b, c, d + k) for k in range(n)]
+
+
+def triad_boards(ip, n_boards):
+    """A torus of n_boards / 3 triads in a row, boards on consecutive addresses from ``ip``."""
+    if n_boards % 3:
+        raise ValueError("several boards come in triads: --boards must be 1 or a multiple of 3")
+    ips = consecutive_ips(ip, n_boards)
+    if "127.0.0.1" in ips:
+        raise ValueError("127.0.0.1 is reserved: SpiNNMan treats it as a virtual board")
+    width = n_boards // 3
+    return triads_machine(width, 1, {(k // 3, 0, k % 3): a for k, a in enumerate(ips)})

@@ -83,7 +83,7 @@ def _wait_group_gone(pgid, deadline):
 
 
 def start_board(ip="127.0.1.1", version=5, machine_file=None, log_path=None, detach=False,
-                timeout=START_TIMEOUT):
+                timeout=START_TIMEOUT, boards=1):
     """Start a board (or the machine in ``machine_file``); return a BoardHandle when ready."""
     if log_path is None:
         os.makedirs(fabric.board_dir(ip), exist_ok=True)
@@ -92,6 +92,8 @@ def start_board(ip="127.0.1.1", version=5, machine_file=None, log_path=None, det
            "--version", str(version), "--log", log_path]
     if machine_file:
         cmd += ["--machine", str(machine_file)]
+    if boards > 1:
+        cmd += ["--boards", str(boards)]
     if not detach:
         cmd += ["--watch-pid", str(os.getpid())]
     err = open(log_path, "ab")

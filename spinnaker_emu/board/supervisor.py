@@ -23,7 +23,7 @@ import time
 
 from ..protocol import constants as C
 from . import fabric
-from .boards import load_machine
+from .boards import load_machine, triad_boards
 from .process import ChipProcess
 
 PR_SET_PDEATHSIG = 1
@@ -202,10 +202,15 @@ def main(argv=None):
     ap.add_argument("--ip", default="127.0.1.1")
     ap.add_argument("--version", type=int, default=5, choices=(3, 5))
     ap.add_argument("--machine", help="board definition file (boards/*.toml)")
+    ap.add_argument("--boards", type=int, default=1,
+                    help="SpiNN-5 boards wired as a torus of triads (1 or a multiple of 3)")
     ap.add_argument("--watch-pid", type=int, help="stop when this process exits")
     ap.add_argument("--log", help="log file for the board after READY")
     args = ap.parse_args(argv)
-    machine = load_machine(args.machine, args.version, args.ip)
+    if args.boards > 1 and not args.machine:
+        machine = triad_boards(args.ip, args.boards)
+    else:
+        machine = load_machine(args.machine, args.version, args.ip)
     sup = Supervisor(machine, args.version, args.watch_pid)
     # Signals are blocked and collected with sigtimedwait, so the wait loop sleeps
     # in the kernel and a SIGTERM during start-up is not lost.
