@@ -59,6 +59,11 @@ def _receptor_index(projection):
     return 1 if projection.receptor_type == "inhibitory" else 0
 
 
+# PyNN semantics for the additive STDP step (w_max * A); False = sPyNNaker's (A).
+# [Simulation] stdp_additive_steps = pynn | spynnaker in the config file.
+ADDITIVE_STEPS_SCALED_BY_W_MAX = True
+
+
 def _stdp_description(synapse_type):
     td = getattr(synapse_type, "timing_dependence", None)
     wd = getattr(synapse_type, "weight_dependence", None)
@@ -72,8 +77,13 @@ def _stdp_description(synapse_type):
         return {k: float(v) for k, v in ps.items()}
     t, w = values(td), values(wd)
     rule = "multiplicative" if "Multiplicative" in type(wd).__name__ else "additive"
+    a_plus, a_minus = t["A_plus"], t["A_minus"]
+    if rule == "additive" and ADDITIVE_STEPS_SCALED_BY_W_MAX:
+        # PyNN's AdditiveWeightDependence: the steps are w_max * A+ and w_max * A-
+        # (NEST, NEURON, Brian do this); sPyNNaker uses A+ and A- in weight units.
+        a_plus, a_minus = a_plus * w["w_max"], a_minus * w["w_max"]
     return {"rule": rule, "tau_plus": t["tau_plus"], "tau_minus": t["tau_minus"],
-            "A_plus": t["A_plus"], "A_minus": t["A_minus"],
+            "A_plus": a_plus, "A_minus": a_minus,
             "w_min": w["w_min"], "w_max": w["w_max"]}
 
 
@@ -224,6 +234,10 @@ class Runner:
         if self.loaded is not None and self.loaded.stale():
             self._unload()
         if self.loaded is None:
+            global ADDITIVE_STEPS_SCALED_BY_W_MAX
+            mode = (self.state.extra_params.get("stdp_additive_steps")
+                    or self.cfg.get("Simulation", "stdp_additive_steps") or "pynn")
+            ADDITIVE_STEPS_SCALED_BY_W_MAX = str(mode).lower() != "spynnaker"
             graph, vertex_of = build_graph(self.state)
             with self._timed("mapping"):
                 mapping = map_network(graph, self.tx.machine.machine,
