@@ -485,3 +485,80 @@ def test_lif_constant_current_at_small_timestep_matches_the_analytic_time():
     for i, amp in enumerate((0.52, 0.8, 1.4)):
         want = analytic_lif_first_spike(amp, v_rest=0.0, v_thresh=10.0, v0=0.0)
         assert abs(first[i] - want) / want < 0.005
+
+
+# ---------------------------------------------------------------- per-block STDP, STP, stochastic
+def test_each_plastic_block_follows_its_own_stdp_rule():
+    """Two plastic projections onto one core with different rules (additive and
+    multiplicative): each block's weights equal those of a core with only that rule."""
+    add = R.STDPParams("additive", 20.0, 20.0, 0.5, 0.5, 0.0, 5.0)
+    mul = R.STDPParams("multiplicative", 10.0, 30.0, 0.2, 0.3, 0.0, 5.0)
+    w16 = R.quantise_weights([2.0], 5)
+
+    def blk(key, rule):
+        b = _block(key, [0], [1], [0], [1], w16, n_rows=1, plastic=True)
+        b.rule = rule
+        return b
+    both = _processor([blk(0x500, 0), blk(0x600, 1)], stdp=[add, mul])
+    got = R.unpack_synapse_dynamics(R.pack_synapse_dynamics([add, mul]))
+    assert [g.rule for g in got] == ["additive", "multiplicative"]
+    assert got[1].A_minus == pytest.approx(0.3, abs=1e-4)
+    alone = [_processor([blk(0x500, 0)], stdp=add), _processor([blk(0x600, 0)], stdp=mul)]
+    for t in (5, 20, 33):
+        for sp in [both] + alone:
+            sp.receive([t, t], [0x500, 0x600], next_tick=t + 1)
+            sp.post_spikes(t + 4, np.array([1]))
+    assert both.blocks[0].w16[0] == alone[0].blocks[0].w16[0] != w16[0]
+    assert both.blocks[1].w16[0] == alone[1].blocks[0].w16[0] != w16[0]
+    assert both.blocks[0].w16[0] != both.blocks[1].w16[0]
+
+
+def _tsodyks(h_list, U, tau_rec, tau_facil, tau_psc):
+    """NEST tsodyks_synapse, scalar: the released fraction u x at each spike."""
+    u, x, y, out = 0.0, 1.0, 0.0, []
+    for h in h_list:
+        puu = math.exp(-h / tau_facil) if tau_facil > 0 else 0.0
+        pyy, pzz = math.exp(-h / tau_psc), math.exp(-h / tau_rec)
+        pxy = ((pzz - 1) * tau_rec - (pyy - 1) * tau_psc) / (tau_psc - tau_rec)
+        z = 1 - x - y
+        u = u * puu
+        u += U * (1 - u)
+        x += pxy * y + (1 - pzz) * z
+        y *= pyy
+        out.append(u * x)
+        x -= u * x
+        y += out[-1]
+    return out
+
+
+@pytest.mark.parametrize("U,tau_rec,tau_facil", [(0.5, 100.0, 0.0), (0.1, 20.0, 500.0)])
+def test_tsodyks_markram_releases_as_nest(U, tau_rec, tau_facil):
+    w16 = R.quantise_weights([2.0], 5)
+    b = _block(0x700, [0], [2], [0], [1], w16, n_rows=1)
+    b.stp = {"U": [U], "tau_rec": [tau_rec], "tau_facil": [tau_facil], "tau_psc": [5.0]}
+    sp = _processor([b])
+    sp.dt = 0.5
+    ticks = [10, 20, 30, 40, 80, 400]
+    got = []
+    for t in ticks:
+        sp.receive([t], [0x700], next_tick=t + 1)
+        got.append(sp.take(t + 1)[0, 2])
+    h = np.diff([0] + ticks) * 0.5
+    want = [np.rint(int(w16[0]) * r) / R.weight_scale(5) for r in _tsodyks(h, U, tau_rec, tau_facil, 5.0)]
+    assert got == pytest.approx(want, abs=1e-12)
+    if tau_facil == 0:
+        assert got[0] > got[1] > got[2] and got[-1] > got[3]     # depression, recovery
+    else:
+        assert got[0] < got[1] < got[2]                          # facilitation
+
+
+def test_stochastic_synapses_transmit_with_their_probability():
+    w16 = R.quantise_weights([1.0, 1.0, 1.0], 5)
+    b = _block(0x800, [0, 0, 0], [0, 1, 2], [0, 0, 0], [1, 1, 1], w16, n_rows=1)
+    b.p_transmit = np.array([0.0, 0.5, 1.0])
+    sp = _processor([b])
+    counts = np.zeros(4)
+    for t in range(400):
+        sp.receive([t], [0x800], next_tick=t + 1)
+        counts += sp.take(t + 1)[0] > 0
+    assert counts[0] == 0 and counts[2] == 400 and 150 < counts[1] < 250

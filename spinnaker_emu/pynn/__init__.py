@@ -20,6 +20,7 @@ from .standardmodels import (IF_curr_exp, IF_cond_exp, IF_curr_alpha, IF_curr_de
                              Izhikevich, SpikeSourceArray, SpikeSourcePoisson,
                              StaticSynapse, STDPMechanism, SpikePairRule,
                              AdditiveWeightDependence, MultiplicativeWeightDependence,
+                             TsodyksMarkramSynapse, SimpleStochasticSynapse,
                              DCSource, ACSource, StepCurrentSource, NoisyCurrentSource)
 from .populations import Population, PopulationView, Assembly  # noqa: F401
 from .projections import Projection                         # noqa: F401

@@ -235,17 +235,13 @@ class LoadedNetwork:
                                     "spikes_per_second", 30.0)),
                                 ring_buffer_sigma=float(pop._additional.get(
                                     "ring_buffer_sigma", 5.0)))
-        stdp = None
+        rules = []                     # one STDP rule per plastic block, shared if equal
         for b in blocks:
             e = b.edge
             if e.plastic is not None:
                 desc = R.STDPParams(**e.plastic)
-                if stdp is not None and stdp != desc:
-                    raise MappingError(
-                        "%s: all plastic projections onto one population must use the same "
-                        "STDP rule and parameters (SpiNNaker has one rule per core)"
-                        % mv.label)
-                stdp = desc
+                if desc not in rules:
+                    rules.append(desc)
             w = np.abs(b.weight)
             n_max = int(np.bincount(b.post_local).max())
             rate = None
@@ -275,7 +271,7 @@ class LoadedNetwork:
             w16 = R.quantise_weights(b.weight, shifts[e.synapse_type], gws)
             sb = R.SynapticBlock(ks.base, KEY_MASK, n_rows, rows, b.post_local, stype, b.delay,
                                  w16, plastic=e.plastic is not None, neuron_bits=nbits,
-                                 n_src=n_src)
+                                 n_src=n_src, **self._synapse_extras(b, mv, rules))
             if e.plastic is not None:
                 plastic_blocks.append((len(syn_blocks), b, sb.order(), shifts[e.synapse_type],
                                        gws))
@@ -291,7 +287,7 @@ class LoadedNetwork:
         regions = [system,
                    R.pack_neuron_core_region(m.keys[mv].base, mv.n_atoms, shifts, dt, gws),
                    R.pack_neuron_params(mv.app.model, mv.n_atoms, params, state, dt),
-                   R.pack_synapse_dynamics(stdp), pop_bytes, matrix]
+                   R.pack_synapse_dynamics(rules or None), pop_bytes, matrix]
         for name in ("spikes", "v", "gsyn_exc", "gsyn_inh"):
             kind = R.REC_KIND_SPIKES if name == "spikes" else R.REC_KIND_VALUES
             regions.append(self._rec_region(kind, plan.get(name), 1 if name == "spikes" else k))
@@ -304,6 +300,29 @@ class LoadedNetwork:
         core.plastic_blocks = plastic_blocks
         core.shifts = shifts
         return core
+
+    def _synapse_extras(self, b, mv, rules):
+        """SynapticBlock keywords beyond static synapses: the STDP rule index, the
+        Tsodyks-Markram parameters per synapse (tau_psc = the post neuron's synaptic
+        time constant, as pyNN.nest sets it) or the transmission probabilities."""
+        e = b.edge
+        if e.plastic is not None:
+            return {"rule": rules.index(R.STDPParams(**e.plastic))}
+        proj = e.payload
+        name = type(getattr(proj, "synapse_type", None)).__name__
+        arrays = proj._arrays() if proj is not None else {}
+        if name == "TsodyksMarkramSynapse":
+            post_pop = mv.app.payload
+            tau = np.asarray(post_pop._parameters.get(
+                "tau_syn_E" if e.synapse_type == 0 else "tau_syn_I", 5.0), float)
+            tau_psc = np.broadcast_to(tau, (post_pop.size,))[mv.lo + b.post_local]
+            return {"stp": {"U": arrays["U"][b.conn_idx],
+                            "tau_rec": arrays["tau_rec"][b.conn_idx],
+                            "tau_facil": arrays["tau_facil"][b.conn_idx],
+                            "tau_psc": tau_psc}}
+        if name == "SimpleStochasticSynapse":
+            return {"p_transmit": arrays["p"][b.conn_idx]}
+        return {}
 
     def _current_sources(self, pop, mv):
         """The current sources injecting into this core's neurons, as

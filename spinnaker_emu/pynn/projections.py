@@ -101,8 +101,10 @@ class Projection(common.Projection):
 
     # -- storage ------------------------------------------------------------------------
     def _native_names(self):
-        # rule parameters (tau_plus, w_max, ...) are per projection on SpiNNaker
-        return ["weight", "delay"]
+        # rule parameters (tau_plus, w_max, ...) are per projection on SpiNNaker;
+        # short-term plasticity and transmission probabilities are per connection
+        return ["weight", "delay"] + list(getattr(self.synapse_type,
+                                                  "connection_parameters", ()))
 
     def _arrays(self):
         if self._cols is None or self._chunks:
@@ -128,8 +130,9 @@ class Projection(common.Projection):
         if n == 0:
             return
         chunk = {"pre": pre, "post": np.full(n, int(postsynaptic_index), np.int64)}
+        names = self._native_names()
         for name, value in connection_parameters.items():
-            if name not in ("weight", "delay"):
+            if name not in names:
                 continue
             arr = np.asarray(value, dtype=float)
             chunk[name] = np.broadcast_to(arr, (n,)).copy() if arr.ndim == 0 or arr.size == 1 \
@@ -209,7 +212,7 @@ class Projection(common.Projection):
             if name == "dendritic_delay_fraction":
                 continue
             value = np.asarray(value, dtype=float)
-            if name not in ("weight", "delay"):
+            if name not in self._native_names():
                 uniq = np.unique(value[~np.isnan(value)]) if value.ndim else [float(value)]
                 if len(uniq) > 1:
                     raise ValueError("SpiNNaker applies one value of %s per projection" % name)

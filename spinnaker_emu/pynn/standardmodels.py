@@ -117,6 +117,28 @@ class SpikePairRule(synapses.SpikePairRule):
     translations = _identity("tau_plus", "tau_minus", "A_plus", "A_minus")
 
 
+class TsodyksMarkramSynapse(synapses.TsodyksMarkramSynapse):
+    """Short-term depression and facilitation (NEST's tsodyks_synapse update; the
+    synaptic time constant of the post neuron's receptor plays tau_psc). U, tau_rec
+    and tau_facil are per connection."""
+    translations = _identity("weight", "delay", "U", "tau_rec", "tau_facil")
+    parameter_checks = {"weight": check_weight_signs}
+    connection_parameters = ("U", "tau_rec", "tau_facil")
+
+    def _get_minimum_delay(self):
+        return _minimum_delay()
+
+
+class SimpleStochasticSynapse(synapses.SimpleStochasticSynapse):
+    __doc__ = synapses.SimpleStochasticSynapse.__doc__
+    translations = _identity("weight", "delay", "p")
+    parameter_checks = {"weight": check_weight_signs}
+    connection_parameters = ("p",)
+
+    def _get_minimum_delay(self):
+        return _minimum_delay()
+
+
 # -- current sources ----------------------------------------------------------------------
 class _CurrentSource:
     """Current sources are kept with the cells they inject into; the neuron cores

@@ -107,8 +107,9 @@ class NeuronKernel(TimerKernel):
         stdp = None
         if self.region(R.SYNAPSE_DYNAMICS):
             a = self.regions[R.SYNAPSE_DYNAMICS]
-            if _words(c, a, 1)[0] != R.STDP_NONE:
-                stdp = R.unpack_synapse_dynamics(c.read(a, R.SYNAPSE_DYNAMICS_BYTES))
+            n_rules = int(_words(c, a, 1)[0])      # one STDP rule per plastic block
+            if n_rules:
+                stdp = R.unpack_synapse_dynamics(c.read(a, R.synapse_dynamics_size(n_rules)))
         pop = matrix = None
         if self.region(R.MASTER_POP):
             a = self.regions[R.MASTER_POP]
@@ -120,6 +121,9 @@ class NeuronKernel(TimerKernel):
         self.syn = SynapseProcessor(self.n, info["ring_buffer_shifts"],
                                     info["global_weight_scale"], pop, matrix, stdp)
         self.rec_spikes, self.rec_v, self.rec_ge, self.rec_gi = self.recorders
+        # short-term plasticity needs the timestep; stochastic synapses a per-core stream
+        self.syn.dt = info["timestep_ms"]
+        self.syn.rng = np.random.Generator(np.random.PCG64([c.x, c.y, c.p, self.base_key]))
         self.currents = CurrentSources(self.n)
         self._read_current_sources()
 

@@ -61,6 +61,11 @@ _WEIGHT_SHIFT = 16
 
 STDP_NONE, STDP_PAIR_ADDITIVE, STDP_PAIR_MULTIPLICATIVE = 0, 1, 2
 FLAG_PLASTIC = 1
+FLAG_STP = 2               # Tsodyks-Markram rows (per-synapse U, tau_rec, tau_facil, state)
+FLAG_STOCHASTIC = 4        # each synapse transmits with its probability p
+RULE_SHIFT = 8             # flags bits 8..15: index of the block's STDP rule
+STP_FIELDS = ("U", "tau_rec", "tau_facil", "tau_psc", "u", "x", "y")
+STP_ROW_HEADER = 2         # n_synapses, last_pre_tick
 POP_ENTRY_WORDS = 8
 STATIC_ROW_HEADER = 1      # n_synapses
 PLASTIC_ROW_HEADER = 3     # n_synapses, last_pre_tick, last_pre_trace (S16.15)
@@ -362,27 +367,35 @@ class STDPParams:
 
 
 def pack_synapse_dynamics(stdp=None):
-    """[rule, tau_plus, tau_minus, A_plus, A_minus, w_min, w_max] (S16.15 but rule);
-    rule 0 = static only (then the rest is absent)."""
-    if stdp is None:
-        return _words([STDP_NONE])
-    rule = {"additive": STDP_PAIR_ADDITIVE, "multiplicative": STDP_PAIR_MULTIPLICATIVE}[
-        stdp.rule]
-    vals = to_s1615([stdp.tau_plus, stdp.tau_minus, stdp.A_plus, stdp.A_minus,
-                     stdp.w_min, stdp.w_max]).view(np.uint32)
-    return _words([rule]) + _words(vals)
+    """[n_rules] + per rule [rule, tau_plus, tau_minus, A_plus, A_minus, w_min, w_max]
+    (S16.15 but rule; rule 1 pair-additive, 2 pair-multiplicative). A plastic block
+    names its rule in bits 8..15 of its master-population flags. n_rules = 0: static
+    only. ``stdp``: None, one STDPParams or a list of them."""
+    rules = [] if stdp is None else list(stdp) if isinstance(stdp, (list, tuple)) else [stdp]
+    out = [len(rules)]
+    for r in rules:
+        out.append({"additive": STDP_PAIR_ADDITIVE,
+                    "multiplicative": STDP_PAIR_MULTIPLICATIVE}[r.rule])
+        out += to_s1615([r.tau_plus, r.tau_minus, r.A_plus, r.A_minus, r.w_min,
+                         r.w_max]).view(np.uint32).tolist()
+    return _words(out)
 
 
-SYNAPSE_DYNAMICS_BYTES = 28
+def synapse_dynamics_size(n_rules=1):
+    return 4 * (1 + 7 * n_rules)
+
+
+SYNAPSE_DYNAMICS_BYTES = synapse_dynamics_size(1)
 
 
 def unpack_synapse_dynamics(data):
-    w = _as_words(data, 0, 1)
-    if w[0] == STDP_NONE:
+    """-> None (static only) or the list of STDPParams, by rule index."""
+    n = int(_as_words(data, 0, 1)[0])
+    if n == 0:
         return None
-    v = from_s1615(_as_words(data, 4, 6).view(np.int32))
-    return STDPParams("additive" if w[0] == STDP_PAIR_ADDITIVE else "multiplicative",
-                      *[float(x) for x in v])
+    w = _as_words(data, 4, 7 * n).reshape(n, 7)
+    return [STDPParams("additive" if r[0] == STDP_PAIR_ADDITIVE else "multiplicative",
+                       *[float(x) for x in from_s1615(r[1:].view(np.int32))]) for r in w]
 
 
 # ---------------------------------------------------------------- synapses
@@ -428,6 +441,14 @@ class SynapticBlock:
     plastic: bool = False
     neuron_bits: int = 0
     n_src: int = 0
+    rule: int = 0                 # plastic: index of the STDP rule in SYNAPSE_DYNAMICS
+    stp: dict = None              # Tsodyks-Markram: STP_FIELDS[:4] arrays per synapse
+    p_transmit: np.ndarray = None  # SimpleStochasticSynapse: probability per synapse
+
+    def flags(self):
+        return ((FLAG_PLASTIC if self.plastic else 0) | (FLAG_STP if self.stp else 0)
+                | (FLAG_STOCHASTIC if self.p_transmit is not None else 0)
+                | (int(self.rule) << RULE_SHIFT))
 
     def order(self):
         """Permutation from the given connection order to the stored order (stable
@@ -443,14 +464,33 @@ def _pack_block(b):
     words = encode_synaptic_words(np.asarray(b.post)[order], np.asarray(b.synapse_type)[order],
                                   np.asarray(b.delay)[order], np.asarray(b.weight_u16)[order])
     counts = np.bincount(rows, minlength=b.n_rows)
-    head = PLASTIC_ROW_HEADER if b.plastic else STATIC_ROW_HEADER
-    stride = head + (int(counts.max()) if counts.size else 0)
+    m = int(counts.max()) if counts.size else 0
+    # extra per-synapse columns after the m synaptic words: STP fields (float32) or
+    # the transmission probability (U0.32)
+    extra = []
+    if b.stp:
+        head = STP_ROW_HEADER
+        n = len(rows)
+        vals = dict(b.stp)
+        vals.setdefault("u", np.zeros(n))
+        vals.setdefault("x", np.ones(n))
+        vals.setdefault("y", np.zeros(n))
+        extra = [np.broadcast_to(np.asarray(vals[k], "<f4"), (n,))[order].view("<u4")
+                 for k in STP_FIELDS]
+    elif b.p_transmit is not None:
+        head = STATIC_ROW_HEADER
+        extra = [to_u032(np.clip(np.asarray(b.p_transmit, float), 0, 1))[order]]
+    else:
+        head = PLASTIC_ROW_HEADER if b.plastic else STATIC_ROW_HEADER
+    stride = head + m * (1 + len(extra))
     block = np.zeros((b.n_rows, stride), dtype=np.uint32)
     block[:, 0] = counts
     srows = rows[order]
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     col = np.arange(len(srows)) - starts[srows] + head
     block[srows, col] = words
+    for k, x in enumerate(extra):
+        block[srows, col + m * (k + 1)] = x
     return block, stride
 
 
@@ -458,16 +498,20 @@ def pack_synaptic_matrix(blocks):
     """-> (master_pop_bytes, synaptic_matrix_bytes).
 
     MASTER_POP: [n_entries] + per entry [key, mask, offset (words into the matrix),
-    n_rows, row_stride (words), neuron_bits, n_src, flags (1 = plastic)].
+    n_rows, row_stride (words), neuron_bits, n_src, flags (1 plastic, 2 STP,
+    4 stochastic, bits 8..15 STDP rule index)].
     SYNAPTIC_MATRIX: the blocks, each n_rows x row_stride words; a static row is
-    [n, word...], a plastic row [n, last_pre_tick, last_pre_trace, word...].
+    [n, word...], a plastic row [n, last_pre_tick, last_pre_trace, word...]; with m
+    the longest row, an STP row is [n, last_pre_tick, word * m, then m float32 of
+    each of U, tau_rec, tau_facil, tau_psc, u, x, y] and a stochastic row
+    [n, word * m, p (U0.32) * m].
     Several entries may match one key (e.g. two projections from the same source):
     every match is processed."""
     entries, chunks, offset = [], [], 0
     for b in blocks:
         block, stride = _pack_block(b)
         entries.append([b.key & 0xFFFFFFFF, b.mask & 0xFFFFFFFF, offset, b.n_rows, stride,
-                        b.neuron_bits, b.n_src, FLAG_PLASTIC if b.plastic else 0])
+                        b.neuron_bits, b.n_src, b.flags()])
         chunks.append(block.ravel())
         offset += block.size
     pop = _words([len(entries)] + [x for e in entries for x in e])

@@ -16,10 +16,11 @@ depends on the previous one), vectorised across the synapses of the row.
 """
 import numpy as np
 
-from .regions import (FLAG_PLASTIC, N_SYNAPSE_TYPES, PLASTIC_ROW_HEADER, POP_ENTRY_WORDS,
-                      POST_HISTORY, RING_SLOTS, STATIC_ROW_HEADER, STDP_PAIR_ADDITIVE,
+from .regions import (FLAG_PLASTIC, FLAG_STOCHASTIC, FLAG_STP, N_SYNAPSE_TYPES,
+                      PLASTIC_ROW_HEADER, POP_ENTRY_WORDS, POST_HISTORY, RING_SLOTS,
+                      RULE_SHIFT, STATIC_ROW_HEADER, STP_FIELDS, STP_ROW_HEADER,
                       decode_synaptic_words, encode_synaptic_words, weight_scale)
-from .fixed import from_s1615, to_s1615
+from .fixed import from_s1615, from_u032, to_s1615
 
 STDP_FIXED = 11                  # sPyNNaker's STDP traces: 16-bit, 11 fractional bits
 STDP_ONE = 1 << STDP_FIXED
@@ -46,15 +47,29 @@ class Block:
         (self.key, self.mask, self.offset, self.n_rows, self.stride, self.neuron_bits,
          self.n_src, flags) = (int(x) for x in entry)
         self.plastic = bool(flags & FLAG_PLASTIC)
-        self.head = PLASTIC_ROW_HEADER if self.plastic else STATIC_ROW_HEADER
+        self.stp = bool(flags & FLAG_STP)
+        self.stochastic = bool(flags & FLAG_STOCHASTIC)
+        self.rule = (flags >> RULE_SHIFT) & 0xFF
+        self.head = (STP_ROW_HEADER if self.stp else PLASTIC_ROW_HEADER if self.plastic
+                     else STATIC_ROW_HEADER)
+        n_cols = 1 + (len(STP_FIELDS) if self.stp else 1 if self.stochastic else 0)
+        self.m = (self.stride - self.head) // n_cols      # longest row
         words = np.array(matrix_words[self.offset:self.offset + self.n_rows * self.stride],
                          dtype=np.uint32).reshape(self.n_rows, self.stride)
         counts = words[:, 0].astype(np.int64)
-        self.valid = np.arange(self.stride - self.head)[None, :] < counts[:, None]
+        self.valid = np.arange(self.m)[None, :] < counts[:, None]
         self.row_ptr = np.concatenate([[0], np.cumsum(counts)])
-        self.post, self.type, self.delay, self.w16 = decode_synaptic_words(
-            words[:, self.head:][self.valid])
+
+        def column(k):
+            return words[:, self.head + k * self.m:self.head + (k + 1) * self.m][self.valid]
+        self.post, self.type, self.delay, self.w16 = decode_synaptic_words(column(0))
         self.w16 = self.w16.astype(np.int64)
+        if self.stp:
+            self.last_t = words[:, 1].astype(np.int64)
+            self.stp_state = {name: column(k + 1).view("<f4").astype(np.float64)
+                              for k, name in enumerate(STP_FIELDS)}
+        if self.stochastic:
+            self.p = from_u032(column(1))
         if self.plastic:
             self.last_t = words[:, 1].astype(np.int64)
             # the pre trace (STDP fixed point) kept as S16.15 in the row header
@@ -155,8 +170,14 @@ class PairSTDP:
 
 class SynapseProcessor:
     def __init__(self, n_neurons, ring_buffer_shifts, global_weight_scale, pop_words,
-                 matrix_words, stdp_params=None, n_types=N_SYNAPSE_TYPES):
+                 matrix_words, stdp_params=None, n_types=N_SYNAPSE_TYPES, dt=1.0,
+                 seed=(0,)):
+        """stdp_params: None, one STDPParams or a list (a plastic block uses the rule
+        its flags name); dt (ms) for short-term plasticity; seed for stochastic
+        synapses."""
         self.n = n_neurons
+        self.dt = float(dt)
+        self.rng = np.random.Generator(np.random.PCG64([int(s) for s in seed]))
         self.nt = n_types
         shifts = list(ring_buffer_shifts) + [0] * (n_types - len(ring_buffer_shifts))
         # ring-buffer sum -> S16.15 value in weight-scaled units: (sum << shift) / 2^15
@@ -168,10 +189,12 @@ class SynapseProcessor:
             entries = np.asarray(pop_words[1:1 + n_entries * POP_ENTRY_WORDS],
                                  dtype=np.int64).reshape(n_entries, POP_ENTRY_WORDS)
             self.blocks = [Block(e, matrix_words) for e in entries]
-        self.stdp = None
-        if stdp_params is not None:
-            self.stdp = PairSTDP(stdp_params, n_neurons,
-                                 [weight_scale(s, global_weight_scale) for s in shifts[:n_types]])
+        if stdp_params is not None and not isinstance(stdp_params, (list, tuple)):
+            stdp_params = [stdp_params]
+        scales = [weight_scale(s, global_weight_scale) for s in shifts[:n_types]]
+        # one rule per plastic block (each keeps its own post-synaptic traces)
+        self.rules = [PairSTDP(p, n_neurons, scales) for p in (stdp_params or [])]
+        self.stdp = self.rules[0] if self.rules else None
         self.counters = {"saturations": 0, "unmatched_keys": 0, "invalid_rows": 0,
                          "late_spikes": 0, "synaptic_events": 0, "plastic_updates": 0}
 
@@ -192,8 +215,10 @@ class SynapseProcessor:
             if not ok.all():
                 self.counters["invalid_rows"] += int((~ok).sum())
                 rows, tk = rows[ok], tk[ok]
-            if b.plastic and self.stdp is not None:
+            if b.plastic and b.rule < len(self.rules):
                 dep.extend(self._plastic(b, rows, tk))
+            elif b.stp:
+                dep.extend(self._stp(b, rows, tk))
             else:
                 dep.append(self._static(b, rows, tk))
         self.counters["unmatched_keys"] += int((~matched).sum())
@@ -210,11 +235,54 @@ class SynapseProcessor:
             return None
         cum = np.cumsum(lens)
         sel = np.arange(total) - np.repeat(cum - lens - starts, lens)
-        return (np.repeat(tk, lens) + b.delay[sel], b.type[sel], b.post[sel], b.w16[sel])
+        at = np.repeat(tk, lens) + b.delay[sel]
+        if b.stochastic:
+            # SimpleStochasticSynapse: each synapse transmits with its own p
+            keep = self.rng.random(total) < b.p[sel]
+            at, sel = at[keep], sel[keep]
+        return (at, b.type[sel], b.post[sel], b.w16[sel])
+
+    def _stp(self, b, rows, tk):
+        """Tsodyks-Markram short-term plasticity with NEST's tsodyks_synapse update,
+        per presynaptic spike of a row (time since the row's previous spike h):
+        u = u e^(-h/tau_facil) + U (1 - u e^(-h/tau_facil)) (u = U when tau_facil = 0);
+        x += y Pxy + (1 - x - y)(1 - e^(-h/tau_rec)); y *= e^(-h/tau_psc);
+        then u x of the resources is released: the synapse delivers u x w."""
+        out = []
+        s = b.stp_state
+        for i in np.argsort(tk, kind="stable"):
+            r, t = int(rows[i]), int(tk[i])
+            lo, hi = int(b.row_ptr[r]), int(b.row_ptr[r + 1])
+            if hi > lo:
+                sl = slice(lo, hi)
+                h = (t - b.last_t[r]) * self.dt
+                U, tr, tf, tp = s["U"][sl], s["tau_rec"][sl], s["tau_facil"][sl], s["tau_psc"][sl]
+                u, x, y = s["u"][sl], s["x"][sl], s["y"][sl]
+                with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+                    puu = np.where(tf > 0, np.exp(-h / np.where(tf > 0, tf, 1.0)), 0.0)
+                    pyy = np.exp(-h / tp)
+                    pzz = np.exp(-h / tr)
+                    same = np.isclose(tp, tr)
+                    pxy = np.where(same, 1.0 - pzz * (1.0 + h / tr),
+                                   ((pzz - 1.0) * tr - (pyy - 1.0) * tp)
+                                   / np.where(same, 1.0, tp - tr))
+                z = 1.0 - x - y
+                u = u * puu
+                u = u + U * (1.0 - u)
+                x = x + pxy * y + (1.0 - pzz) * z
+                y = y * pyy
+                release = u * x
+                x = x - release
+                y = y + release
+                s["u"][sl], s["x"][sl], s["y"][sl] = u, x, y
+                w = np.rint(b.w16[sl] * release).astype(np.int64)
+                out.append((t + b.delay[sl], b.type[sl], b.post[sl], w))
+            b.last_t[r] = t
+        return out
 
     def _plastic(self, b, rows, tk):
         out = []
-        stdp = self.stdp
+        stdp = self.rules[b.rule]
         for i in np.argsort(tk, kind="stable"):
             r, t = int(rows[i]), int(tk[i])
             lo, hi = int(b.row_ptr[r]), int(b.row_ptr[r + 1])
@@ -252,8 +320,8 @@ class SynapseProcessor:
         return out
 
     def post_spikes(self, t, idx):
-        if self.stdp is not None:
-            self.stdp.post_spikes(t, idx)
+        for rule in self.rules:
+            rule.post_spikes(t, idx)
 
     def plastic_blocks(self):
         """[(offset_words, block uint32 array)] to write back into SYNAPTIC_MATRIX."""
