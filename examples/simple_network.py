@@ -1,11 +1,12 @@
 """A simple PyNN network (SpiNNaker 2016 lab manual): one IF_curr_exp cell driven by
-one input spike at t=0; plots its membrane voltage to simple_network_v.png.
+one input spike at t=0.  Writes simple_network.png: the raster of the input and the
+cell, and the cell's membrane voltage.
 
     spinnaker-emu run examples/simple_network.py
 """
 import matplotlib
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+from pyNN.utility.plotting import Figure, Panel
 
 import spinnaker_emu.pynn as sim
 
@@ -15,14 +16,17 @@ cell = sim.Population(1, sim.IF_curr_exp(), label="pop_1")
 source = sim.Population(1, sim.SpikeSourceArray(spike_times=[0]), label="input")
 sim.Projection(source, cell, sim.OneToOneConnector(), sim.StaticSynapse(weight=5.0, delay=1))
 cell.record(["spikes", "v"])
+source.record("spikes")
 sim.run(10)
 seg = cell.get_data().segments[0]
-v = seg.filter(name="v")[0]
-print("spikes:", seg.spiketrains[0].times)
+inp = source.get_data("spikes").segments[0]
+print("input spikes:", inp.spiketrains[0].times)
+print("cell spikes: ", seg.spiketrains[0].times)
 sim.end()
 
-plt.plot(v.times, v.magnitude[:, 0])
-plt.xlabel("Time (ms)")
-plt.ylabel("Membrane voltage (mV)")
-plt.savefig("simple_network_v.png")
-print("wrote simple_network_v.png")
+Figure(Panel(inp.spiketrains, ylabel="input", yticks=True, xlim=(0, 10)),
+       Panel(seg.spiketrains, ylabel="pop_1", yticks=True, xlim=(0, 10)),
+       Panel(seg.filter(name="v")[0], ylabel="v (mV)", xticks=True, yticks=True,
+             xlabel="Time (ms)", xlim=(0, 10)),
+       title="simple network on spinnaker-emu").save("simple_network.png")
+print("wrote simple_network.png")
