@@ -23,7 +23,8 @@ class IncomingBlock:
     weight: np.ndarray
     delay: np.ndarray           # ticks still to wait on the target core (1..16)
     stage: np.ndarray           # 0 direct, 1..8 via the delay extension
-    conn_idx: np.ndarray = None  # positions of these connections in the edge's arrays
+    conn_idx: np.ndarray = None  # positions of these connections in the projection's
+    #                              arrays (the edge's, mapped through edge.conn_sel if set)
 
     def __len__(self):
         return len(self.pre_local)
@@ -86,7 +87,9 @@ def map_network(graph, machine, reserved=None):
                     source = pre_mv if direct else delays[pre_mv]
                     block = IncomingBlock(source, e, e.pre_idx[idx] - pre_mv.lo,
                                           e.post_idx[idx] - post_mv.lo, e.weight[idx],
-                                          remaining[idx], stage[idx], idx)
+                                          remaining[idx], stage[idx],
+                                          idx if getattr(e, "conn_sel", None) is None
+                                          else e.conn_sel[idx])
                     m.incoming[post_mv].append(block)
                     dests[source].add(placements[post_mv])
                     if not direct:

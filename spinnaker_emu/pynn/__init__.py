@@ -22,6 +22,11 @@ from .standardmodels import (IF_curr_exp, IF_cond_exp, IF_curr_alpha, IF_curr_de
                              AdditiveWeightDependence, MultiplicativeWeightDependence,
                              TsodyksMarkramSynapse, SimpleStochasticSynapse,
                              DCSource, ACSource, StepCurrentSource, NoisyCurrentSource)
+from .extra_cells import (IF_cond_alpha, EIF_cond_exp_isfa_ista,  # noqa: F401
+                          EIF_cond_alpha_isfa_ista, HH_cond_exp, SpikeSourceGamma,
+                          SpikeSourcePoissonRefractory, PointNeuron, LIF, AdExp,
+                          CurrExpPostSynapticResponse, CondExpPostSynapticResponse,
+                          CondAlphaPostSynapticResponse, AlphaPSR, ExpPSR)
 from .populations import Population, PopulationView, Assembly  # noqa: F401
 from .projections import Projection                         # noqa: F401
 from .recording import Recorder                             # noqa: F401

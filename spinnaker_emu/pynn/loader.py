@@ -11,6 +11,7 @@ from ..apps.image import AppImage
 from ..apps.neuron import current_sources as CS
 from ..apps.neuron import regions as R
 from ..apps.neuron.models import MODELS
+from ..apps.neuron import regions_extra as RX
 from ..mapping import MappingError
 from ..mapping.keys import KEY_MASK
 from ..protocol.constants import CPUState, Signal
@@ -31,6 +32,38 @@ def _pop_params(pop, lo, hi, names):
         v = np.asarray(pop._parameters[name])
         out[name] = v[lo:hi].astype(float) if v.ndim else float(v)
     return out
+
+
+def _rec_map(pop):
+    """Recordable variable -> recording region of the population's cores."""
+    model = MODELS.get(type(pop.celltype).__name__)
+    if model is None or not getattr(model, "float_model", False):
+        return R.NEURON_RECORDINGS
+    out = dict(model.recordings(R.N_NEURON_REGIONS))
+    alias = getattr(pop.celltype, "recording_aliases", None)
+    for name, channel in (alias() if alias else {}).items():
+        out[name] = out[channel]
+    return out
+
+
+def _state_key(pop, name):
+    """Recorded variable -> the key of unpack_neuron_state for its last sample."""
+    alias = getattr(pop.celltype, "recording_aliases", None)
+    alias = alias() if alias else {}
+    return alias.get(name, {"gsyn_exc": "isyn_exc", "gsyn_inh": "isyn_inh"}.get(name, name))
+
+
+def _neuron_params(pop, model, lo, hi):
+    """(parameters, state) of neurons lo..hi for the kernel model."""
+    conv = getattr(pop.celltype, "kernel_parameters", None)
+    if conv is not None:
+        return conv(pop._parameters, pop._initial_state, lo, hi, population=pop)
+    params = _pop_params(pop, lo, hi, [k for k in model.defaults])
+    state = {k: v[lo:hi] for k, v in pop._initial_state.items() if k in model.initial_values}
+    if "gsyn_exc" in pop._initial_state and "isyn_exc" not in state:
+        state["isyn_exc"] = pop._initial_state["gsyn_exc"][lo:hi]
+        state["isyn_inh"] = pop._initial_state["gsyn_inh"][lo:hi]
+    return params, state
 
 
 class CoreImage:
@@ -94,7 +127,7 @@ class LoadedNetwork:
         rec = pop.recorder
         plan = {}
         for variable, ids in rec.recorded.items():
-            if variable.name not in R.NEURON_RECORDINGS or not ids:
+            if variable.name not in _rec_map(pop) or not ids:
                 continue
             idx = np.sort(np.asarray(pop.id_to_index(np.array(sorted(ids), dtype=int)),
                                      dtype=int).ravel())
@@ -169,6 +202,19 @@ class LoadedNetwork:
                                  [system, R.pack_source_core_region(ks.base, mv.n_atoms),
                                   data, rec])
                 core.recorded = {"spikes": (R.SOURCE_REC_SPIKES, plan.get("spikes"))}
+            elif model in RX.RENEWAL_MODELS:
+                data = self._renewal_params(pop, mv)
+                p = RX.unpack_renewal_params(data)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    # mean spikes per tick (room for several records per tick)
+                    lam = float(np.max(np.nan_to_num(1.0 / (
+                        p["shape"] * p["scale_ticks"] + p["dead_ticks"]))))
+                rec = self._rec_region(R.REC_KIND_SPIKES, plan.get("spikes"), 1,
+                                       1 + int(np.ceil(lam + 4 * np.sqrt(lam))))
+                core = CoreImage(mv, xyp, "spike_src_renew",
+                                 [system, R.pack_source_core_region(ks.base, mv.n_atoms),
+                                  data, rec])
+                core.recorded = {"spikes": (R.SOURCE_REC_SPIKES, plan.get("spikes"))}
             else:
                 core = self._neuron_core(mv, xyp, system, plan)
             self.cores[mv] = core
@@ -223,6 +269,16 @@ class LoadedNetwork:
         seeds = [int(s) | 1 for s in rng.integers(1, 2 ** 31, 4)]
         return R.pack_poisson_params(rate, start_t, end_t, seeds, dt, n)
 
+    def _renewal_params(self, pop, mv):
+        """SpikeSourceGamma / SpikeSourcePoissonRefractory -> RENEWAL_PARAMS bytes."""
+        from .extra_cells import renewal_parameters
+        shape, scale, dead, start, end = renewal_parameters(
+            type(pop.celltype).__name__, pop._parameters, mv.lo, mv.hi, self.state.dt)
+        seed = pop._additional.get("seed")
+        rng = np.random.default_rng(None if seed is None else [int(seed), mv.lo])
+        seeds = [int(s) | 1 for s in rng.integers(1, 2 ** 31, 4)]
+        return RX.pack_renewal_params(shape, scale, dead, start, end, seeds)
+
     def _neuron_core(self, mv, xyp, system, plan):
         m = self.mapping
         pop = mv.app.payload
@@ -230,7 +286,8 @@ class LoadedNetwork:
         dt = self.state.dt
         blocks = m.incoming.get(mv, [])
         gws = model.global_weight_scale
-        stats = R.IncomingStats(global_weight_scale=gws, timestep_ms=dt,
+        n_types = getattr(model, "n_synapse_types", R.N_SYNAPSE_TYPES)
+        stats = R.IncomingStats(global_weight_scale=gws, timestep_ms=dt, n_types=n_types,
                                 spikes_per_second=float(pop._additional.get(
                                     "spikes_per_second", 30.0)),
                                 ring_buffer_sigma=float(pop._additional.get(
@@ -277,15 +334,11 @@ class LoadedNetwork:
                                        gws))
             syn_blocks.append(sb)
         pop_bytes, matrix = R.pack_synaptic_matrix(syn_blocks)
-        params = _pop_params(pop, mv.lo, mv.hi, [k for k in model.defaults])
-        state = {k: v[mv.lo:mv.hi] for k, v in pop._initial_state.items()
-                 if k in model.initial_values}
-        if "gsyn_exc" in pop._initial_state and "isyn_exc" not in state:
-            state["isyn_exc"] = pop._initial_state["gsyn_exc"][mv.lo:mv.hi]
-            state["isyn_inh"] = pop._initial_state["gsyn_inh"][mv.lo:mv.hi]
+        params, state = _neuron_params(pop, model, mv.lo, mv.hi)
         k = pop.recorder.sampling_ticks()
         regions = [system,
-                   R.pack_neuron_core_region(m.keys[mv].base, mv.n_atoms, shifts, dt, gws),
+                   R.pack_neuron_core_region(m.keys[mv].base, mv.n_atoms, shifts, dt, gws,
+                                             n_synapse_types=n_types),
                    R.pack_neuron_params(mv.app.model, mv.n_atoms, params, state, dt),
                    R.pack_synapse_dynamics(rules or None), pop_bytes, matrix]
         for name in ("spikes", "v", "gsyn_exc", "gsyn_inh"):
@@ -294,9 +347,19 @@ class LoadedNetwork:
         cs, core_cs_sig = self._current_sources(pop, mv)
         cs_bytes = CS.current_sources_size(cs)
         regions.append(CS.pack_current_sources(cs, cs_bytes + max(1024, cs_bytes)))
+        if getattr(model, "float_model", False):
+            # models_extra: further value channels in regions N_NEURON_REGIONS..
+            if len(regions) != R.N_NEURON_REGIONS:
+                raise MappingError("neuron core regions out of step with N_NEURON_REGIONS")
+            rmap = _rec_map(pop)
+            for i in range(model.n_extra_channels()):
+                region = R.N_NEURON_REGIONS + i
+                idx = next((plan[p] for p, r in rmap.items() if r == region and p in plan), None)
+                regions.append(self._rec_region(R.REC_KIND_VALUES, idx, k))
+        rmap = _rec_map(pop)
         core = CoreImage(mv, xyp, model.kernel_name, regions)
         core.cs_sig = core_cs_sig
-        core.recorded = {name: (R.NEURON_RECORDINGS[name], idx) for name, idx in plan.items()}
+        core.recorded = {name: (rmap[name], idx) for name, idx in plan.items()}
         core.plastic_blocks = plastic_blocks
         core.shifts = shifts
         return core
@@ -454,6 +517,11 @@ class LoadedNetwork:
             elif mv.app.model == "SpikeSourcePoisson":
                 tx.write_memory(core.x, core.y, core.addresses[R.POISSON_PARAMS],
                                 self._poisson_params(pop, mv))
+            elif mv.app.model in RX.RENEWAL_MODELS:
+                a, n = core.addresses[R.POISSON_PARAMS], core.sizes[R.POISSON_PARAMS]
+                old = tx.read_memory(core.x, core.y, a, n)
+                tx.write_memory(core.x, core.y, a, RX.repack_renewal_params(
+                    old, self._renewal_params(pop, mv)))
             else:
                 self._apply_current_sources(core)
                 if not pop._dirty:
@@ -461,7 +529,7 @@ class LoadedNetwork:
                 model = MODELS[mv.app.model]
                 a, n = core.addresses[R.NEURON_PARAMS], core.sizes[R.NEURON_PARAMS]
                 old = tx.read_memory(core.x, core.y, a, n)
-                params = _pop_params(pop, mv.lo, mv.hi, [k for k in model.defaults])
+                params, _state = _neuron_params(pop, model, mv.lo, mv.hi)
                 tx.write_memory(core.x, core.y, a, R.repack_neuron_params(old, params, None, dt))
         for pop in self.state.populations:
             pop._dirty = set()
@@ -563,7 +631,7 @@ class LoadedNetwork:
         want = {pop for (pop, _n) in values}
         cores = [c for c in self.cores.values()
                  if c.mv.kind == "app" and c.mv.app.payload in want and c.mv.app.is_neuron
-                 and any(n in VALUE_VARS for n in c.recorded)]
+                 and any(n != "spikes" for n in c.recorded)]
         if not cores:
             return {}
         datas = tx.read_memory_many([(c.x, c.y, c.addresses[R.NEURON_PARAMS],
@@ -572,11 +640,11 @@ class LoadedNetwork:
         for c, data in zip(cores, datas):
             st = R.unpack_neuron_state(data)
             pop = c.mv.app.payload
-            for name in VALUE_VARS:
-                if name not in c.recorded or c.recorded[name][1] is None:
+            for name in c.recorded:
+                if name == "spikes" or c.recorded[name][1] is None:
                     continue
                 local = c.recorded[name][1]
-                src = {"v": "v", "gsyn_exc": "isyn_exc", "gsyn_inh": "isyn_inh"}[name]
+                src = _state_key(pop, name)
                 out[(pop, name)].append((local + c.mv.lo, st[src][local]))
         return out
 

@@ -55,7 +55,11 @@ def _free_loopback_ip():
 
 
 # ------------------------------------------------------------------------ network -> graph
-def _receptor_index(projection):
+def _receptor_index(projection, post_pop=None):
+    post = projection.post if post_pop is None else post_pop
+    index = getattr(post.celltype, "receptor_index", None)
+    if index is not None:          # PointNeuron: the receptor's slot (extra_cells.py)
+        return index(projection.receptor_type)
     return 1 if projection.receptor_type == "inhibitory" else 0
 
 
@@ -97,16 +101,44 @@ def build_graph(state):
         vertex_of[pop] = g.add_vertex(v)
     for proj in state.projections:
         arrays = proj._arrays()
-        pre_pop, post_pop = proj.pre.grandparent, proj.post.grandparent
-        pre_map = _index_map(proj.pre)
-        post_map = _index_map(proj.post)
-        ticks = np.rint(arrays["delay"] / state.dt).astype(np.int64)
-        e = AppEdge(vertex_of[pre_pop], vertex_of[post_pop], pre_map[arrays["pre"]],
-                    post_map[arrays["post"]], np.abs(arrays["weight"]), np.maximum(ticks, 1),
-                    _receptor_index(proj), _stdp_description(proj.synapse_type),
-                    label=proj.label or "", payload=proj)
-        g.add_edge(e)
+        ticks = np.maximum(np.rint(arrays["delay"] / state.dt).astype(np.int64), 1)
+        pre_parts, post_parts = _parts(proj.pre), _parts(proj.post)
+        for pre_pop, plo, phi, pre_map in pre_parts:
+            for post_pop, qlo, qhi, post_map in post_parts:
+                if len(pre_parts) == 1 and len(post_parts) == 1:
+                    sel = None
+                    pre, post = arrays["pre"], arrays["post"]
+                else:
+                    # an Assembly: one edge per (pre, post) population pair; conn_sel
+                    # keeps the positions in the projection's arrays
+                    sel = np.flatnonzero((arrays["pre"] >= plo) & (arrays["pre"] < phi) &
+                                         (arrays["post"] >= qlo) & (arrays["post"] < qhi))
+                    if not sel.size:
+                        continue
+                    pre, post = arrays["pre"][sel] - plo, arrays["post"][sel] - qlo
+                pick = (lambda a: a) if sel is None else (lambda a, s=sel: a[s])
+                e = AppEdge(vertex_of[pre_pop], vertex_of[post_pop], pre_map[pre],
+                            post_map[post], np.abs(pick(arrays["weight"])), pick(ticks),
+                            _receptor_index(proj, post_pop),
+                            _stdp_description(proj.synapse_type),
+                            label=proj.label or "", payload=proj)
+                e.conn_sel = sel
+                g.add_edge(e)
     return g, vertex_of
+
+
+def _parts(p):
+    """[(parent population, first, end, index map)]: the populations a
+    Population/PopulationView/Assembly spans, its index range [first, end) of each,
+    and that range's indices in the parent population."""
+    from pyNN.common import Assembly
+    if not isinstance(p, Assembly):
+        return [(p.grandparent, 0, p.size, _index_map(p))]
+    out, off = [], 0
+    for q in p.populations:
+        out.append((q.grandparent, off, off + q.size, _index_map(q)))
+        off += q.size
+    return out
 
 
 def _index_map(p):

@@ -11,3 +11,4 @@
 docs/NEURON_APPS.md documents the formats.
 """
 from . import kernels  # noqa: F401  (registers the kernels)
+from . import kernels_extra  # noqa: F401  (float64 models_extra, renewal sources)

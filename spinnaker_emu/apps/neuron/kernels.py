@@ -119,8 +119,9 @@ class NeuronKernel(TimerKernel):
             end = int((e[:, 2] + e[:, 3] * e[:, 4]).max()) if n_entries else 0
             matrix = _words(c, self.regions[R.SYNAPTIC_MATRIX], end)
         self.syn = SynapseProcessor(self.n, info["ring_buffer_shifts"],
-                                    info["global_weight_scale"], pop, matrix, stdp)
-        self.rec_spikes, self.rec_v, self.rec_ge, self.rec_gi = self.recorders
+                                    info["global_weight_scale"], pop, matrix, stdp,
+                                    n_types=max(R.N_SYNAPSE_TYPES, info["n_synapse_types"]))
+        self.rec_spikes, self.rec_v, self.rec_ge, self.rec_gi = self.recorders[:4]
         # short-term plasticity needs the timestep; stochastic synapses a per-core stream
         self.syn.dt = info["timestep_ms"]
         self.syn.rng = np.random.Generator(np.random.PCG64([c.x, c.y, c.p, self.base_key]))

@@ -224,14 +224,15 @@ class IncomingStats:
 
 # ---------------------------------------------------------------- neuron core
 def pack_neuron_core_region(base_key, n_neurons, ring_buffer_shifts, timestep_ms,
-                            global_weight_scale=1.0, has_key=True):
+                            global_weight_scale=1.0, has_key=True,
+                            n_synapse_types=N_SYNAPSE_TYPES):
     """[has_key, base_key, n_neurons, n_synapse_types, dt (S16.15),
         global weight scale, shift_0 .. shift_3]."""
     if not 0 < n_neurons <= MAX_NEURONS_PER_CORE:
         raise ValueError("1..%d neurons per core" % MAX_NEURONS_PER_CORE)
     shifts = list(ring_buffer_shifts) + [0] * (4 - len(ring_buffer_shifts))
     return _words([int(bool(has_key)), int(base_key) if has_key else 0, n_neurons,
-                   N_SYNAPSE_TYPES, int(to_s1615(timestep_ms)),
+                   n_synapse_types, int(to_s1615(timestep_ms)),
                    int(global_weight_scale)] + shifts[:4])
 
 
@@ -257,6 +258,9 @@ def _encode_fields(model, f, gws):
             raw[i] = to_s1615(x * gws).view(np.uint32)
         elif kind == "u":
             raw[i] = to_u032(x)
+        elif kind in ("dlo", "dhi"):
+            # float64 state (models_extra): two rows, low then high word
+            raw[i] = x.astype("<f8").view("<u4")[0 if kind == "dlo" else 1::2]
         else:
             raw[i] = np.asarray(np.round(x), dtype=np.int64).astype(np.int32).view(np.uint32)
     return raw
@@ -274,6 +278,11 @@ def _decode_fields(model, raw, gws):
                 x = x / gws
         elif kind == "u":
             x = from_u032(r)
+        elif kind == "dlo":
+            x = r                   # replaced when the high word follows
+        elif kind == "dhi":
+            x = np.column_stack([f[name], r]).astype("<u4").ravel().view("<f8").astype(
+                np.float64)
         else:
             x = r.view(np.int32).astype(np.float64)
         f[name] = x
@@ -334,13 +343,15 @@ def repack_neuron_params(data, params=None, state=None, timestep_ms=1.0):
     n = len(f["v"])
     if params is not None:
         g = m.derive(n, params, None, timestep_ms)
-        for name in _STATE_FIELDS:
+        for name in getattr(m, "state_fields", _STATE_FIELDS):
             if name in f:
                 g[name] = f[name]
         f = g
     for k, v in (state or {}).items():
         v = np.broadcast_to(np.asarray(v, dtype=np.float64), (n,)).copy()
-        if m.alpha and k in ("isyn_exc", "isyn_inh"):
+        if hasattr(m, "set_state"):          # models_extra: PyNN state names
+            m.set_state(f, k, v)
+        elif m.alpha and k in ("isyn_exc", "isyn_inh"):
             syn = k[5:]
             f[syn + "_lin"], f[syn + "_exp"], f[syn + "_q"] = v, np.ones(n), np.zeros(n)
         elif k in f:
