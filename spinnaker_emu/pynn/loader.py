@@ -341,9 +341,13 @@ class LoadedNetwork:
                                              n_synapse_types=n_types),
                    R.pack_neuron_params(mv.app.model, mv.n_atoms, params, state, dt),
                    R.pack_synapse_dynamics(rules or None), pop_bytes, matrix]
+        rmap = _rec_map(pop)
         for name in ("spikes", "v", "gsyn_exc", "gsyn_inh"):
             kind = R.REC_KIND_SPIKES if name == "spikes" else R.REC_KIND_VALUES
-            regions.append(self._rec_region(kind, plan.get(name), 1 if name == "spikes" else k))
+            region = R.NEURON_RECORDINGS[name]
+            # the variable recorded in this region (PointNeuron: e.g. 'AMPA.gsyn')
+            idx = next((plan[p] for p, r in rmap.items() if r == region and p in plan), None)
+            regions.append(self._rec_region(kind, idx, 1 if name == "spikes" else k))
         cs, core_cs_sig = self._current_sources(pop, mv)
         cs_bytes = CS.current_sources_size(cs)
         regions.append(CS.pack_current_sources(cs, cs_bytes + max(1024, cs_bytes)))
