@@ -603,7 +603,8 @@ class Transceiver:
     def get_cpu_info(self, x, y, p):
         return self.conn.vcpu(x, y, p)
 
-    def wait_for_cores(self, cores_by_chip, states, app_id=None, timeout=10.0, poll=0.05, error_states=ERROR_STATES):
+    def wait_for_cores(self, cores_by_chip, states, app_id=None, timeout=10.0, poll=0.05,
+                       error_states=ERROR_STATES, max_poll=None):
         """Wait until every given core is in one of ``states``.
 
         Raises CoreStateError as soon as one of them is in RTE or watchdog (unless
@@ -611,7 +612,8 @@ class Transceiver:
         naming every core still elsewhere after ``timeout`` seconds. With an app id on
         SC&MP 4, CMD_COUNT per board is the cheap poll; the per-core check (CMD_INFO
         per chip) runs when the counts say "done" or "something failed" (SC&MP 3: the
-        P2P state count)."""
+        P2P state count). ``max_poll``: the interval grows by half each poll up to
+        this (long runs: fewer board-wide COUNTs competing with the ticking chips)."""
         if isinstance(states, (int, CPUState)):
             states = (states,)
         want = {int(s) for s in states}
@@ -653,6 +655,8 @@ class Transceiver:
                             len(late), len(cores), "/".join(_state_name(s) for s in sorted(want)), timeout,
                             _describe(late)), late)
             time.sleep(poll)
+            if max_poll is not None:
+                poll = min(max_poll, poll * 1.5)
 
     def _rte_error(self, failed, want):
         iobufs = self.get_iobuf(list(failed))

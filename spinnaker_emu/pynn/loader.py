@@ -493,7 +493,8 @@ class LoadedNetwork:
         with self.runner._timed("running"):
             tx.send_signal(APP_ID, Signal.SYNC0)
             tx.wait_for_cores(self.all_cores, [CPUState.PAUSE], app_id=APP_ID,
-                              timeout=120.0 + 0.05 * k * max(1, len(self.cores) / 8))
+                              timeout=120.0 + 0.05 * k * max(1, len(self.cores) / 8),
+                              poll=0.005, max_poll=0.25)
         self.started = True
         start = self.tick
         self.tick += k
