@@ -9,8 +9,8 @@
     time_scale_factor = 1         ; > 0: real time slowed down by this; unset: lockstep
 
     [Simulation]
-    stdp_additive_steps = pynn    ; additive STDP steps w_max*A+ / w_max*A- (PyNN, NEST);
-                                  ; spynnaker: A+ / A- in weight units (sPyNNaker 7)
+    stdp_additive_steps = spynnaker ; additive STDP steps are A+ / A- in weight units, as on
+                                    ; sPyNNaker (the default); pynn: w_max*A+ / w_max*A- (NEST)
 
     [Reports]
     reports_enabled = True
@@ -31,7 +31,7 @@ DEFAULTS = {
                 "boot": "True"},
     "Reports": {"reports_enabled": "True", "default_report_file_path": "DEFAULT",
                 "write_provenance": "True", "progress_bars": "True"},
-    "Simulation": {"incoming_spike_buffer_size": "256", "stdp_additive_steps": "pynn"},
+    "Simulation": {"incoming_spike_buffer_size": "256", "stdp_additive_steps": "spynnaker"},
 }
 
 

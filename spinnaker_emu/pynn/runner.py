@@ -63,9 +63,9 @@ def _receptor_index(projection, post_pop=None):
     return 1 if projection.receptor_type == "inhibitory" else 0
 
 
-# PyNN semantics for the additive STDP step (w_max * A); False = sPyNNaker's (A).
-# [Simulation] stdp_additive_steps = pynn | spynnaker in the config file.
-ADDITIVE_STEPS_SCALED_BY_W_MAX = True
+# Where sPyNNaker and NEST differ we follow sPyNNaker: additive STDP steps are A in
+# weight units. [Simulation] stdp_additive_steps = pynn gives PyNN/NEST's w_max * A.
+ADDITIVE_STEPS_SCALED_BY_W_MAX = False
 
 
 def _stdp_description(synapse_type):
@@ -268,7 +268,7 @@ class Runner:
         if self.loaded is None:
             global ADDITIVE_STEPS_SCALED_BY_W_MAX
             mode = (self.state.extra_params.get("stdp_additive_steps")
-                    or self.cfg.get("Simulation", "stdp_additive_steps") or "pynn")
+                    or self.cfg.get("Simulation", "stdp_additive_steps") or "spynnaker")
             ADDITIVE_STEPS_SCALED_BY_W_MAX = str(mode).lower() != "spynnaker"
             graph, vertex_of = build_graph(self.state)
             with self._timed("mapping"):
