@@ -120,3 +120,40 @@ def test_cfg_file(tmp_path, monkeypatch):
     assert c.get_int("Machine", "version") == 3
     assert config.load(version=5).get_int("Machine", "version") == 5
     assert c.get("Machine", "spalloc_server") is None
+
+
+def test_min_delay_auto_is_the_networks_shortest_delay():
+    sim.setup(timestep=0.1, min_delay="auto")
+    assert sim.get_min_delay() == 0.1
+    a, b = sim.Population(3, sim.IF_cond_exp()), sim.Population(4, sim.IF_cond_exp())
+    sim.Projection(a, b, sim.AllToAllConnector(), sim.StaticSynapse(delay=0.5))
+    assert sim.get_min_delay() == 0.5
+    sim.setup(timestep=0.1, min_delay=0.3)
+    assert sim.get_min_delay() == 0.3
+
+
+def test_spike_source_array_records_the_requested_times():
+    sim.setup(timestep=0.05)
+    src = sim.Population(2, sim.SpikeSourceArray(spike_times=[[0.075, 10.025], [0.1, 0.1]]))
+    src.record("spikes")
+    # what the runner stores: ticks rint(t / dt) back in ms, a repeat for a doubled spike
+    src.recorder.store_spikes([0, 0, 1, 1], [0.05, 10.0, 0.1, 0.1])
+    sim.state.t, sim.state.running = 20.0, True
+    trains = src.get_data("spikes").segments[0].spiketrains
+    assert list(trains[0].magnitude) == [0.075, 10.025]
+    assert list(trains[1].magnitude) == [0.1, 0.1]
+
+
+def test_additive_stdp_steps_spynnaker_or_pynn():
+    from spinnaker_emu.pynn import runner
+    stdp = sim.STDPMechanism(sim.SpikePairRule(A_plus=0.01, A_minus=0.02),
+                             sim.AdditiveWeightDependence(w_min=0.0, w_max=0.5))
+    saved = runner.ADDITIVE_STEPS_SCALED_BY_W_MAX
+    try:
+        runner.ADDITIVE_STEPS_SCALED_BY_W_MAX = False         # sPyNNaker: A in weight units
+        assert runner._stdp_description(stdp)["A_plus"] == pytest.approx(0.01)
+        runner.ADDITIVE_STEPS_SCALED_BY_W_MAX = True          # stdp_additive_steps = pynn
+        d = runner._stdp_description(stdp)
+        assert d["A_plus"] == pytest.approx(0.005) and d["A_minus"] == pytest.approx(0.01)
+    finally:
+        runner.ADDITIVE_STEPS_SCALED_BY_W_MAX = saved
