@@ -121,3 +121,41 @@ def test_job_board_boots_through_bmp_power_and_stops():
     finally:
         c.close()
     assert not bmp.alive()
+
+
+ACCEPTANCE = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "acceptance")
+ACCEPTANCE_PY = os.path.expanduser("~/.cache/spinnaker-emu-acceptance/venv/bin/python")
+
+
+def test_spinnman_probe_passes_on_a_job_board():
+    """The real SpiNNMan client (acceptance probe) boots and drives a board the allocator
+    powered on; afterwards power-off closes its ports. Needs ../shared/acceptance and its
+    venv (run.sh's setup.sh makes it); skipped without them."""
+    import pytest
+    import subprocess
+    import sys
+    probe = os.path.join(ACCEPTANCE, "spinnman_probe.py")
+    if not (os.path.exists(probe) and os.path.exists(ACCEPTANCE_PY)):
+        pytest.skip("acceptance kit or its venv not present")
+    c = Cluster([machine_dict("sp", net(8), 1, 1)], real=True)
+    try:
+        cl = Client(c.port)
+        jid = cl.create(1, keepalive=None)
+        cl.wait_state(jid, {READY}, timeout=60)
+        [[_, ip]] = cl.call("get_job_machine_info", jid)["connections"]
+        out = subprocess.run([ACCEPTANCE_PY, probe, "--host", ip, "--version", "5"],
+                             capture_output=True, text=True, timeout=300)
+        lines = out.stdout.splitlines()
+        assert lines and lines[-1] == "score 21/25", out.stdout[-3000:]
+        failed = [l for l in lines if l.startswith("FAIL")]
+        # only the steps that execute rig's ARM test.aplx (and those that need them) fail
+        assert all(any(step in l for step in ("load-executable", "start-application",
+                                               "app-side-effects", "stop-application"))
+                   for l in failed), failed
+        cl.call("power_off_job_boards", jid)
+        cl.wait_state(jid, {READY}, timeout=30)
+        assert not port_bound(ip, SCP_PORT) and not port_bound(ip, BOOT_PORT)
+        cl.call("destroy_job", jid)
+        cl.close()
+    finally:
+        c.close()
