@@ -298,13 +298,17 @@ def _access(addr, n):
 def boot_board(host, version=5, scamp_version=C.DEFAULT_SCAMP_VERSION, timeout=20.0, gap=0.0, **sv):
     """Boot a board through the real boot protocol, then wait until VER reports
     a P2P address (netinit done). Returns the VER reply. Already booted: returns at once."""
-    with SCPConnection(host, timeout=0.2, retries=1) as conn:
+    def booted(conn):
         try:
             ver = conn.version()
-            if ver["p2p"] != 0xFFFF:
-                return ver
         except SCPTimeout:
-            pass
+            return None
+        return ver if ver["p2p"] != 0xFFFF else None      # 0xFFFF: still in netinit
+
+    with SCPConnection(host, timeout=0.2, retries=1) as conn:
+        ver = booted(conn)
+        if ver:
+            return ver
         bsock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             for pkt in boot_packets(make_boot_image(version, scamp_version, **sv)):
@@ -315,11 +319,8 @@ def boot_board(host, version=5, scamp_version=C.DEFAULT_SCAMP_VERSION, timeout=2
             bsock.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            try:
-                ver = conn.version()
-                if ver["p2p"] != 0xFFFF:
-                    return ver
-            except SCPTimeout:
-                pass
+            ver = booted(conn)
+            if ver:
+                return ver
             time.sleep(0.01)
     raise SCPTimeout("board %s did not boot within %.0f s" % (host, timeout))

@@ -23,7 +23,7 @@ from ..machine.geometry import Machine, LINK_DELTAS, opposite
 from ..protocol import constants as C
 from ..protocol import eieio
 from ..protocol.boot import version_tuple
-from ..protocol.constants import SCPCommand as CMD, CPUState, Signal, RTECode
+from ..protocol.constants import SCPCommand as CMD, CPUState, Signal, RTECode, state_name
 from ..protocol.sdp import SDPHeader, ProtocolError
 from ..protocol.structs import SV, VCPU, vcpu_address, unpack_chip_info, IPTAG_T, RTR_ENTRY
 from .bulk import BulkClient
@@ -142,13 +142,6 @@ def route_word(links=(), cores=()):
 
 def _ip_word(ip):
     return struct.unpack("<I", socket.inet_aton(ip))[0]
-
-
-def _state_name(s):
-    try:
-        return CPUState(s).name
-    except ValueError:
-        return str(s)
 
 
 def _norm_cores(cores_by_chip):
@@ -640,7 +633,7 @@ class Transceiver:
                 if silent:
                     raise ChipsNotResponding(
                         "chip(s) stopped answering while waiting for %s: %s" % (
-                            "/".join(_state_name(s) for s in sorted(want)),
+                            "/".join(state_name(s) for s in sorted(want)),
                             "; ".join("%d,%d (cores %s)" % (xy[0], xy[1], ",".join(map(str, ps)))
                                       for xy, ps in sorted(silent.items()))), silent)
                 failed = {c: cur.get(c) for c in cores if cur.get(c) in errors}
@@ -652,7 +645,7 @@ class Transceiver:
                     late = {c: cur.get(c) for c in cores if cur.get(c) not in want}
                     raise CoreStateTimeout(
                         "%d of %d cores did not reach %s within %.1f s: %s" % (
-                            len(late), len(cores), "/".join(_state_name(s) for s in sorted(want)), timeout,
+                            len(late), len(cores), "/".join(state_name(s) for s in sorted(want)), timeout,
                             _describe(late)), late)
             time.sleep(poll)
             if max_poll is not None:
@@ -673,11 +666,11 @@ class Transceiver:
             except (SCPError, SCPTimeout):
                 rt, name = "?", "?"
             text = iobufs.get((x, y, p), "").strip()
-            info[(x, y, p)] = {"state": _state_name(s), "rt_code": rt, "app_name": name, "iobuf": text}
+            info[(x, y, p)] = {"state": state_name(s), "rt_code": rt, "app_name": name, "iobuf": text}
             lines.append("  core %d,%d,%d (%s) in %s, rt_code %s; IOBUF: %s" % (
-                x, y, p, name, _state_name(s), rt, text.replace("\n", "\n    ") if text else "(empty)"))
+                x, y, p, name, state_name(s), rt, text.replace("\n", "\n    ") if text else "(empty)"))
         return CoreStateError("%d core(s) failed while waiting for %s:\n%s" % (
-            len(failed), "/".join(_state_name(s) for s in sorted(want)), "\n".join(lines)), info)
+            len(failed), "/".join(state_name(s) for s in sorted(want)), "\n".join(lines)), info)
 
     # ================================================================ IOBUF
     def get_iobuf(self, cores):
@@ -849,7 +842,7 @@ class _SkipWrite:
 def _describe(cores):
     """'0,0,1 RUN; 0,0,2 RUN; ...' with at most 20 cores named."""
     items = sorted(cores.items())
-    text = "; ".join("%d,%d,%d in %s" % (x, y, p, _state_name(s) if s is not None else "no reply")
+    text = "; ".join("%d,%d,%d in %s" % (x, y, p, state_name(s) if s is not None else "no reply")
                      for (x, y, p), s in items[:20])
     if len(items) > 20:
         text += "; and %d more" % (len(items) - 20)

@@ -166,16 +166,17 @@ class NeuronKernel(TimerKernel):
 
     def step(self, t):
         inp = self.syn.take(t)
-        if self.currents:
+        currents = getattr(self, "currents", None)
+        if currents:
             # sPyNNaker adds the current sources to the external bias, with I_offset
             base = self.f["i_offset"]
-            self.f["i_offset"] = base + self.currents.tick(t)
+            self.f["i_offset"] = base + currents.tick(t)
             try:
-                spiked, v, ge, gi = self.model.step(self.f, inp[0], inp[1])
+                spiked, values = self.model_step(inp)
             finally:
                 self.f["i_offset"] = base
         else:
-            spiked, v, ge, gi = self.model.step(self.f, inp[0], inp[1])
+            spiked, values = self.model_step(inp)
         idx = np.flatnonzero(spiked)
         if idx.size:
             if self.has_key:
@@ -183,12 +184,17 @@ class NeuronKernel(TimerKernel):
             self.syn.post_spikes(t, idx)
             if self.rec_spikes.active:
                 self.rec_spikes.spikes(t, spiked)
-        if self.rec_v.active:
-            self.rec_v.values(t, v)
-        if self.rec_ge.active:
-            self.rec_ge.values(t, ge)
-        if self.rec_gi.active:
-            self.rec_gi.values(t, gi)
+        for ch, val in zip(self.value_channels(), values):
+            if ch.active:
+                ch.values(t, val)
+
+    def model_step(self, inp):
+        """One neuron update: (spiked mask, values for each of value_channels())."""
+        spiked, v, ge, gi = self.model.step(self.f, inp[0], inp[1])
+        return spiked, (v, ge, gi)
+
+    def value_channels(self):
+        return (self.rec_v, self.rec_ge, self.rec_gi)
 
 
 def _neuron_kernel(model):

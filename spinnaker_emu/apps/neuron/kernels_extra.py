@@ -20,31 +20,13 @@ class FloatNeuronKernel(NeuronKernel):
     def load(self):
         super().load()
         # channel order: v, slot 0, slot 1, then the extra regions
-        self.value_channels = [self.rec_v, self.rec_ge, self.rec_gi] + self.recorders[4:]
+        self.float_channels = [self.rec_v, self.rec_ge, self.rec_gi] + self.recorders[4:]
 
-    def step(self, t):
-        inp = self.syn.take(t)
-        currents = getattr(self, "currents", None)
-        if currents:
-            base = self.f["i_offset"]
-            self.f["i_offset"] = base + currents.tick(t)
-            try:
-                spiked, values = self.model.step_channels(self.f, inp)
-            finally:
-                self.f["i_offset"] = base
-        else:
-            spiked, values = self.model.step_channels(self.f, inp)
-        idx = np.flatnonzero(spiked)
-        if idx.size:
-            if self.has_key:
-                self.core.send_mc((np.uint32(self.base_key) | idx.astype(np.uint32)))
-            self.syn.post_spikes(t, idx)
-            if self.rec_spikes.active:
-                self.rec_spikes.spikes(t, spiked)
-        for ch, val in zip(self.value_channels, values):
-            if ch.active:
-                ch.values(t, val)
+    def model_step(self, inp):
+        return self.model.step_channels(self.f, inp)
 
+    def value_channels(self):
+        return self.float_channels
 
 def _float_kernel(model):
     extra = model.n_extra_channels()
