@@ -25,7 +25,6 @@ import socket
 import struct
 import sys
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ..protocol.constants import (SCP_PORT, UDP_PAD, SDP_HEADER_LEN, SCP_HEADER_LEN, SCP_ARGS_LEN,

@@ -25,7 +25,7 @@ from ..protocol import eieio
 from ..protocol.boot import version_tuple
 from ..protocol.constants import SCPCommand as CMD, CPUState, Signal, RTECode, state_name
 from ..protocol.sdp import SDPHeader, ProtocolError
-from ..protocol.structs import SV, VCPU, vcpu_address, unpack_chip_info, IPTAG_T, RTR_ENTRY
+from ..protocol.structs import SV, vcpu_address, unpack_chip_info, IPTAG_T, RTR_ENTRY
 from .bulk import BulkClient
 from .loader import core_mask, tree_load
 from .progress import make as make_progress

@@ -1,8 +1,6 @@
 """A network loaded on the machine: region images (from apps.neuron.regions packers),
 SDRAM allocation, routes, images; then runs, pause/resume and extraction."""
-import os
 import struct
-import time
 from collections import defaultdict
 
 import numpy as np

@@ -9,7 +9,6 @@ import json
 import os
 import random
 import socket
-import struct
 import sys
 import time
 from collections import defaultdict
