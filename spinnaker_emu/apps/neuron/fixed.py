@@ -46,6 +46,10 @@ def q(x):
                  _S1615_MIN, _S1615_MAX)
 
 
+_INT32_MIN, _INT32_MAX = float(-(2 ** 31)), float(2 ** 31 - 1)
+
+
 def q_round(x):
-    """S16.15 grid, round to nearest (host-side conversions)."""
-    return from_s1615(to_s1615(x))
+    """S16.15 grid, round to nearest (half to even), saturating: the same values as
+    from_s1615(to_s1615(x)) without the casts (it runs twice per LIF update)."""
+    return _clip(np.rint(np.multiply(x, S1615_ONE, dtype=np.float64)), _INT32_MIN, _INT32_MAX) / S1615_ONE

@@ -203,12 +203,11 @@ class SynapseProcessor:
         """ticks: the tick each spike was sent in; keys: uint32 array."""
         keys = np.asarray(keys, dtype=np.uint32)
         ticks = np.asarray(ticks, dtype=np.int64)
+        if not len(keys):
+            return
         matched = np.zeros(len(keys), dtype=bool)
         dep = []
-        for b in self.blocks:
-            m = (keys & np.uint32(b.mask)) == np.uint32(b.key)
-            if not m.any():
-                continue
+        for b, m in self._match(keys):
             matched |= m
             rows, tk = b.rows_of(keys[m]), ticks[m]
             ok = rows < b.n_rows
@@ -226,6 +225,29 @@ class SynapseProcessor:
         if dep:
             at, st, post, w = (np.concatenate(x) for x in zip(*dep))
             self._deposit(at, st, post, w, next_tick)
+
+    def _match(self, keys):
+        """(block, key mask) for every block some of ``keys`` belong to, in block order.
+        Like the master population table's lookup: blocks are indexed by their masked
+        key, so the cost follows the source cores that sent this tick, not the number
+        of blocks (testing every block cost 60 % of a VA-CUBA tick, py-spy)."""
+        index = getattr(self, "_index", None)
+        if index is None or self._index_n != len(self.blocks):
+            index = {}
+            for order, b in enumerate(self.blocks):
+                index.setdefault(int(b.mask), {}).setdefault(int(b.key), []).append((order, b))
+            self._index, self._index_n = index, len(self.blocks)
+        hits = []
+        for mask, table in index.items():
+            masked = keys & np.uint32(mask)
+            uniq, inv = np.unique(masked, return_inverse=True)
+            for u, kv in enumerate(uniq.tolist()):
+                blocks = table.get(kv)
+                if blocks:
+                    m = inv == u
+                    hits.extend((order, b, m) for order, b in blocks)
+        hits.sort(key=lambda h: h[0])
+        return [(b, m) for _o, b, m in hits]
 
     def _static(self, b, rows, tk):
         starts = b.row_ptr[rows]
