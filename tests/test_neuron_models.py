@@ -291,6 +291,36 @@ def test_stdp_additive_step_is_in_weight_units_and_clipped():
     assert sp2.blocks[0].w16[0] == 0
 
 
+def test_stdp_time_constants_are_in_ms_at_any_timestep():
+    """The decay tables are indexed by tick: at dt = 0.1 ms, tau = 20 ms is 200 ticks
+    (sPyNNaker's host builds them from the time step)."""
+    p = R.STDPParams("additive", tau_plus=20.0, tau_minus=20.0, A_plus=0.5, A_minus=0.0,
+                     w_min=0.0, w_max=5.0)
+    w16 = R.quantise_weights([1.0], 5)
+    b = _block(0x500, [0], [1], [0], [1], w16, n_rows=1, plastic=True)
+    pop, mat = R.pack_synaptic_matrix([b])
+    sp = SynapseProcessor(4, [5, 5], 1.0, np.frombuffer(pop, "<u4"),
+                          np.frombuffer(mat, "<u4"), p, dt=0.1)
+    sp.receive([0], [0x500], next_tick=1)
+    sp.post_spikes(99, np.array([1]))            # seen at 99 + 1: 10 ms after the pre spike
+    sp.receive([300], [0x500], next_tick=301)
+    scale = R.weight_scale(5)
+    pot = round(math.exp(-100 * 0.1 / 20.0) * 2048) / 2048
+    assert sp.blocks[0].w16[0] == math.floor((int(w16[0]) / scale + 0.5 * pot) * scale + 1e-6)
+
+
+def test_stdp_weight_parameters_packed_in_synaptic_input_units():
+    """As sPyNNaker: w_min, w_max and the additive A+/A- x global weight scale in
+    S16.15, so small conductance steps keep their precision."""
+    add = R.STDPParams("additive", 20.0, 20.0, 2.5e-5, 2.5e-5, 0.0, 0.0025)
+    mul = R.STDPParams("multiplicative", 20.0, 20.0, 0.01, 0.012, 0.0, 0.0025)
+    got = R.unpack_synapse_dynamics(R.pack_synapse_dynamics([add, mul], 1024.0), 1024.0)
+    assert got[0].A_plus == pytest.approx(2.5e-5, rel=1e-3)      # 0.82 LSB unscaled
+    assert got[0].w_max == pytest.approx(0.0025, rel=1e-4)
+    assert got[1].A_minus == pytest.approx(0.012, rel=1e-3)      # dimensionless
+    assert got[1].w_max == pytest.approx(0.0025, rel=1e-4)
+
+
 def test_stdp_weights_written_back_into_the_matrix_region():
     sp, p, w16 = _stdp_processor("additive")
     sp.receive([5], [0x500], next_tick=6)

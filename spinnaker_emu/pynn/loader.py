@@ -338,7 +338,7 @@ class LoadedNetwork:
                    R.pack_neuron_core_region(m.keys[mv].base, mv.n_atoms, shifts, dt, gws,
                                              n_synapse_types=n_types),
                    R.pack_neuron_params(mv.app.model, mv.n_atoms, params, state, dt),
-                   R.pack_synapse_dynamics(rules or None), pop_bytes, matrix]
+                   R.pack_synapse_dynamics(rules or None, gws), pop_bytes, matrix]
         rmap = _rec_map(pop)
         for name in ("spikes", "v", "gsyn_exc", "gsyn_inh"):
             kind = R.REC_KIND_SPIKES if name == "spikes" else R.REC_KIND_VALUES

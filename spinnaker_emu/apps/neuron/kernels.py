@@ -109,7 +109,8 @@ class NeuronKernel(TimerKernel):
             a = self.regions[R.SYNAPSE_DYNAMICS]
             n_rules = int(_words(c, a, 1)[0])      # one STDP rule per plastic block
             if n_rules:
-                stdp = R.unpack_synapse_dynamics(c.read(a, R.synapse_dynamics_size(n_rules)))
+                stdp = R.unpack_synapse_dynamics(c.read(a, R.synapse_dynamics_size(n_rules)),
+                                                 info["global_weight_scale"])
         pop = matrix = None
         if self.region(R.MASTER_POP):
             a = self.regions[R.MASTER_POP]
@@ -118,12 +119,13 @@ class NeuronKernel(TimerKernel):
             e = pop[1:].reshape(n_entries, R.POP_ENTRY_WORDS).astype(np.int64)
             end = int((e[:, 2] + e[:, 3] * e[:, 4]).max()) if n_entries else 0
             matrix = _words(c, self.regions[R.SYNAPTIC_MATRIX], end)
+        # STDP decay tables and short-term plasticity need the timestep
         self.syn = SynapseProcessor(self.n, info["ring_buffer_shifts"],
                                     info["global_weight_scale"], pop, matrix, stdp,
-                                    n_types=max(R.N_SYNAPSE_TYPES, info["n_synapse_types"]))
+                                    n_types=max(R.N_SYNAPSE_TYPES, info["n_synapse_types"]),
+                                    dt=info["timestep_ms"])
         self.rec_spikes, self.rec_v, self.rec_ge, self.rec_gi = self.recorders[:4]
-        # short-term plasticity needs the timestep; stochastic synapses a per-core stream
-        self.syn.dt = info["timestep_ms"]
+        # stochastic synapses: a per-core stream
         self.syn.rng = np.random.Generator(np.random.PCG64([c.x, c.y, c.p, self.base_key]))
         self.currents = CurrentSources(self.n)
         self._read_current_sources()

@@ -377,18 +377,31 @@ class STDPParams:
     w_max: float = 1.0
 
 
-def pack_synapse_dynamics(stdp=None):
+def _stdp_weight_scales(rule, global_weight_scale):
+    """Multipliers of (tau_plus, tau_minus, A_plus, A_minus, w_min, w_max) in the
+    region: as sPyNNaker, the weight-valued parameters are written in S16.15 times the
+    global weight scale (x1024 for conductances), i.e. in the units of the core's
+    synaptic input, not of PyNN's weights; the additive A+ / A- are weights, the
+    multiplicative ones are dimensionless."""
+    g = float(global_weight_scale)
+    a = g if rule == "additive" else 1.0
+    return np.array([1.0, 1.0, a, a, g, g])
+
+
+def pack_synapse_dynamics(stdp=None, global_weight_scale=1.0):
     """[n_rules] + per rule [rule, tau_plus, tau_minus, A_plus, A_minus, w_min, w_max]
-    (S16.15 but rule; rule 1 pair-additive, 2 pair-multiplicative). A plastic block
-    names its rule in bits 8..15 of its master-population flags. n_rules = 0: static
-    only. ``stdp``: None, one STDPParams or a list of them."""
+    (S16.15 but rule; rule 1 pair-additive, 2 pair-multiplicative; taus in ms; weights,
+    and additive A+ / A-, x global weight scale). A plastic block names its rule in
+    bits 8..15 of its master-population flags. n_rules = 0: static only. ``stdp``:
+    None, one STDPParams or a list of them."""
     rules = [] if stdp is None else list(stdp) if isinstance(stdp, (list, tuple)) else [stdp]
     out = [len(rules)]
     for r in rules:
         out.append({"additive": STDP_PAIR_ADDITIVE,
                     "multiplicative": STDP_PAIR_MULTIPLICATIVE}[r.rule])
-        out += to_s1615([r.tau_plus, r.tau_minus, r.A_plus, r.A_minus, r.w_min,
-                         r.w_max]).view(np.uint32).tolist()
+        values = np.array([r.tau_plus, r.tau_minus, r.A_plus, r.A_minus, r.w_min, r.w_max])
+        out += to_s1615(values * _stdp_weight_scales(r.rule, global_weight_scale)).view(
+            np.uint32).tolist()
     return _words(out)
 
 
@@ -399,14 +412,19 @@ def synapse_dynamics_size(n_rules=1):
 SYNAPSE_DYNAMICS_BYTES = synapse_dynamics_size(1)
 
 
-def unpack_synapse_dynamics(data):
-    """-> None (static only) or the list of STDPParams, by rule index."""
+def unpack_synapse_dynamics(data, global_weight_scale=1.0):
+    """-> None (static only) or the list of STDPParams (PyNN units), by rule index."""
     n = int(_as_words(data, 0, 1)[0])
     if n == 0:
         return None
     w = _as_words(data, 4, 7 * n).reshape(n, 7)
-    return [STDPParams("additive" if r[0] == STDP_PAIR_ADDITIVE else "multiplicative",
-                       *[float(x) for x in from_s1615(r[1:].view(np.int32))]) for r in w]
+    out = []
+    for r in w:
+        rule = "additive" if r[0] == STDP_PAIR_ADDITIVE else "multiplicative"
+        values = from_s1615(r[1:].view(np.int32)) / _stdp_weight_scales(
+            rule, global_weight_scale)
+        out.append(STDPParams(rule, *[float(x) for x in values]))
+    return out
 
 
 # ---------------------------------------------------------------- synapses

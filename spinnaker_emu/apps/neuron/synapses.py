@@ -26,12 +26,14 @@ STDP_FIXED = 11                  # sPyNNaker's STDP traces: 16-bit, 11 fractiona
 STDP_ONE = 1 << STDP_FIXED
 
 
-def decay_lut(tau):
-    """exp(-dt/tau) for dt = 0, 1, ... ticks in STDP fixed point, down to 0 (the host
-    computes these tables for sPyNNaker's cores). Integer arithmetic from here on
-    keeps the result independent of numpy's SIMD paths."""
-    n = int(np.ceil(tau * np.log(STDP_ONE) + 2))
-    lut = np.round(np.exp(-np.arange(n) / tau) * STDP_ONE).astype(np.int64)
+def decay_lut(tau, dt=1.0):
+    """exp(-k dt/tau) for k = 0, 1, ... ticks in STDP fixed point, down to 0 (the host
+    computes these tables for sPyNNaker's cores, indexed by time step: tau and dt in
+    ms). Integer arithmetic from here on keeps the result independent of numpy's SIMD
+    paths."""
+    tau_ticks = tau / dt
+    n = int(np.ceil(tau_ticks * np.log(STDP_ONE) + 2))
+    lut = np.round(np.exp(-np.arange(n) / tau_ticks) * STDP_ONE).astype(np.int64)
     return np.append(lut, 0)
 
 
@@ -109,12 +111,13 @@ class PairSTDP:
     in weight units. Multiplicative: w += (w_max - w) A+ (...) per event,
     w -= (w - w_min) A- (...). Traces add 1 per spike and decay exponentially."""
 
-    def __init__(self, params, n_neurons, weight_scales):
+    def __init__(self, params, n_neurons, weight_scales, dt=1.0):
         self.p = params
         self.additive = params.rule == "additive"
         self.wscale = np.asarray(weight_scales, dtype=np.float64)
-        self.lut_plus = decay_lut(params.tau_plus)
-        self.lut_minus = decay_lut(params.tau_minus)
+        # tau_plus / tau_minus are in ms, the spike times in ticks of dt ms
+        self.lut_plus = decay_lut(params.tau_plus, dt)
+        self.lut_minus = decay_lut(params.tau_minus, dt)
         self.times = np.zeros((n_neurons, POST_HISTORY), dtype=np.int64)
         self.traces = np.zeros((n_neurons, POST_HISTORY), dtype=np.int64)
         self.count = np.ones(n_neurons, dtype=np.int64)    # the (0, 0) start event
@@ -173,8 +176,8 @@ class SynapseProcessor:
                  matrix_words, stdp_params=None, n_types=N_SYNAPSE_TYPES, dt=1.0,
                  seed=(0,)):
         """stdp_params: None, one STDPParams or a list (a plastic block uses the rule
-        its flags name); dt (ms) for short-term plasticity; seed for stochastic
-        synapses."""
+        its flags name); dt (ms): the tick of the STDP decay tables and of short-term
+        plasticity; seed for stochastic synapses."""
         self.n = n_neurons
         self.dt = float(dt)
         self.rng = np.random.Generator(np.random.PCG64([int(s) for s in seed]))
@@ -193,7 +196,7 @@ class SynapseProcessor:
             stdp_params = [stdp_params]
         scales = [weight_scale(s, global_weight_scale) for s in shifts[:n_types]]
         # one rule per plastic block (each keeps its own post-synaptic traces)
-        self.rules = [PairSTDP(p, n_neurons, scales) for p in (stdp_params or [])]
+        self.rules = [PairSTDP(p, n_neurons, scales, self.dt) for p in (stdp_params or [])]
         self.stdp = self.rules[0] if self.rules else None
         self.counters = {"saturations": 0, "unmatched_keys": 0, "invalid_rows": 0,
                          "late_spikes": 0, "synaptic_events": 0, "plastic_updates": 0}
