@@ -135,3 +135,26 @@ def test_routing_table_overflow_names_the_limit():
     entries = [((i + 1) << 16, 0xFFFF0000, (i + 1) << 6) for i in range(1100)]
     with pytest.raises(MappingError, match="1023|routing entries"):
         compress_tables({(0, 0): entries})
+
+
+def test_large_networks_are_dealt_over_chips_small_ones_stay_on_one():
+    from spinnaker_emu.machine.geometry import spinn5_board
+    from spinnaker_emu.mapping.placer import place
+
+    class MV:
+        def __init__(self, i):
+            self.kind, self.label = "app", "v%d" % i
+
+            class App:
+                constraint = None
+            self.app = App()
+    m = spinn5_board()
+    small = place([MV(i) for i in range(5)], m, spread="auto", host_cpus=2)
+    assert {xy[:2] for xy in small.values()} == {(0, 0)}
+    big = [MV(i) for i in range(16)]
+    placed = place(big, m, spread="auto", host_cpus=2)
+    chips = [placed[mv][:2] for mv in big]
+    assert set(chips) == {(0, 0), (0, 1)} and chips.count((0, 0)) == 8
+    assert len(set(placed.values())) == 16
+    one = place(big, m, spread=1, host_cpus=2)
+    assert {xy[:2] for xy in one.values()} == {(0, 0)}

@@ -58,9 +58,9 @@ class Mapping:
         }
 
 
-def map_network(graph, machine, reserved=None):
+def map_network(graph, machine, reserved=None, spread=1, host_cpus=1):
     mvs, slices, delays = partition(graph)
-    placements = place(mvs, machine, reserved)
+    placements = place(mvs, machine, reserved, spread, host_cpus)
     keys = allocate_keys(mvs)
     m = Mapping(machine, mvs, slices, delays, placements, keys)
     m.incoming = defaultdict(list)

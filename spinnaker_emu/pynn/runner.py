@@ -271,8 +271,12 @@ class Runner:
             ADDITIVE_STEPS_SCALED_BY_W_MAX = str(mode).lower() != "spynnaker"
             graph, vertex_of = build_graph(self.state)
             with self._timed("mapping"):
+                # SPINNAKER_EMU_SPREAD=N forces N chips; by default the mapper decides
+                spread = os.environ.get("SPINNAKER_EMU_SPREAD", "auto")
+                spread = int(spread) if spread.isdigit() else "auto"
                 mapping = map_network(graph, self.tx.machine.machine,
-                                      reserved=self._reserved_cores())
+                                      reserved=self._reserved_cores(), spread=spread,
+                                      host_cpus=len(os.sched_getaffinity(0)))
             self.loaded = LoadedNetwork(self, graph, vertex_of, mapping)
             self.loaded.load(first_run_ticks=n_ticks)
         self.loaded.run(n_ticks)
