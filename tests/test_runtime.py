@@ -76,10 +76,14 @@ def run_fabric_test(conn, app, time_scale):
     for xy, entries in ROUTES.items():
         load_routes(conn, xy[0], xy[1], entries, app)
     src = struct.pack("<I", len(SENDS)) + b"".join(struct.pack("<II", t, k) for t, k in SENDS)
-    load_app(conn, 1, 1, 1, "mc_source", src, app, 30, time_scale)
+    # real time: 100 ticks (200 ms at factor 2) leave room for chips' start skew
+    n_ticks = 100 if time_scale else 30
+    provs = [(1, 1, load_app(conn, 1, 1, 1, "mc_source", src, app, n_ticks, time_scale)[1])]
     counters = {}
     for xy, p in (((9, 1), 2), ((1, 9), 3), ((5, 5), 4)):
-        counters[xy], _ = load_app(conn, xy[0], xy[1], p, "mc_counter", counter_config(64), app, 30, time_scale)
+        counters[xy], prov = load_app(conn, xy[0], xy[1], p, "mc_counter", counter_config(64), app,
+                                      n_ticks, time_scale)
+        provs.append((xy[0], xy[1], prov))
     conn.send(1, 1, 0, CMD.WRITE, (0xF100002C, 4, 2), struct.pack("<I", 0xFFFFFFFF))   # clear diagnostics
     wait_state(conn, app, CPUState.SYNC0, 4, ethernets=TRIAD_ETHERNETS)
     conn.signal(app, Signal.SYNC0, C.SIG_TYPE_MC)
@@ -87,6 +91,8 @@ def run_fabric_test(conn, app, time_scale):
     out = {xy: read_counter(conn, xy[0], xy[1], addr) for xy, addr in counters.items()}
     diag = struct.unpack("<16I", conn.read(1, 1, C.ROUTER_BASE + C.RTR_DIAG_COUNTERS, 64))
     ext11 = struct.unpack("<16I", conn.read(11, 1, C.ROUTER_BASE + C.RTR_DIAG_COUNTERS, 64))
+    # provenance word 5: timer overruns (ticks that started a period or more late)
+    run_fabric_test.overruns = sum(struct.unpack("<8I", conn.read(x, y, a, 32))[5] for x, y, a in provs)
     conn.signal(app, Signal.STOP)
     wait_state(conn, app, CPUState.PAUSE, 0, ethernets=TRIAD_ETHERNETS)
     return out, diag, ext11
@@ -112,6 +118,11 @@ def test_multicast_follows_the_tables_over_wrap_links(triad):
 
 def test_real_time_mode_gives_the_same_counts(triad):
     out, diag, _ = run_fabric_test(triad, 51, time_scale=2.0)
+    if run_fabric_test.overruns > 40:
+        # As on hardware, a core that cannot keep real time overruns its timer and its
+        # packets can miss the run. A host missing over a tenth of the 4 x 100 ticks'
+        # deadlines (another heavy job on 2 CPUs) is not keeping real time: no verdict.
+        pytest.skip("host too loaded to keep real time: %d timer overruns" % run_fabric_test.overruns)
     for xy, want in expected().items():
         assert out[xy][0] == len(want)
         assert sorted(k for _t, k in out[xy][1]) == sorted(k for _t, k in want)

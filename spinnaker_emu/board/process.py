@@ -202,6 +202,8 @@ class ChipProcess:
             self.scheduler.on_mc(*msg[1:])
         elif kind == "ls_hello":
             self.scheduler.on_hello(*msg[1:])
+        elif kind == "ls_active":
+            self.scheduler.on_active(*msg[1:])
         elif kind == "rtr_table":
             self.scheduler.set_table(msg[1], msg[2])
         elif kind == "rtr_stats":
@@ -505,6 +507,7 @@ class ChipProcess:
                 self.send(xy, *msg)
 
     def _new_id(self):
+        # (origin chip, count): the origin gathers the run's active set (scheduler.py)
         return (self.xy, next(self.signal_ids))
 
     def broadcast_nn(self, key, data):

@@ -2,10 +2,10 @@
 
 A chip runs the ticks of its timer-driven cores (docs/RUNTIME.md) in "epochs":
 an epoch begins when a run-starting signal (START, SYNC0, SYNC1, CONT) has been
-applied everywhere. Each chip then tells every other chip whether it has ticking
-cores ("hello"), so all agree on the active set, and derives from the router
-tables which active chips can send to it (its "upstream") and which it can send
-to ("downstream").
+applied everywhere. Each chip tells the chip the signal came from whether it has
+ticking cores ("hello"); that chip sends every chip the active set and a common
+start time ("active"), and each derives from the router tables which active chips
+can send to it (its "upstream") and which it can send to ("downstream").
 
 Lockstep step s: wait for every upstream chip's marker for step s-1 (a marker
 carries that chip's packets sent in s-1, possibly none), deliver the packets,
@@ -30,6 +30,9 @@ from ..protocol.constants import CPUState, Signal
 from .multicast import trace, ranges_reach
 
 HELLO_TIMEOUT = 3.0
+# Real-time runs start this long after the active set is sent out, on every chip, as
+# hardware cores all leave SYNC0 together (a chip that hears it later starts at once).
+REALTIME_START_DELAY = 0.05
 COUNTER_FLUSH_STEPS = 64
 RUN_SIGNALS = (Signal.START, Signal.SYNC0, Signal.SYNC1, Signal.CONT)
 
@@ -50,6 +53,7 @@ class Scheduler:
         self.outbox = []                 # (core, sent_tick, keys, payloads)
         self.hellos = {}                 # epoch id -> {xy: active}
         self.hello_events = {}
+        self.actives = {}                # epoch id -> (active set, start) as last heard
         self.markers = {}                # (epoch, step) -> set of senders
         self.left = {}                   # epoch -> {xy: last step}
         self.epoch = None
@@ -124,13 +128,21 @@ class Scheduler:
             self.wake.set()                  # a waiting tick loop re-checks its cores
         if sig not in RUN_SIGNALS or sig_id is None:
             return
-        asyncio.ensure_future(self._hello(sig_id))
-
-    async def _hello(self, eid):
+        me = self.chip.xy
         active = bool(self.ticking())
+        origin = sig_id[0]
+        if origin == me:
+            # The chip the signal came from gathers who is active and tells everyone.
+            self.on_hello(sig_id, me, active)
+            asyncio.ensure_future(self._gather(sig_id))
+        else:
+            self.proc.send(origin, "ls_hello", sig_id, me, active)
+            early = self.actives.pop(sig_id, None)
+            if early is not None:             # the active set overtook our own signal
+                self.on_active(sig_id, *early)
+
+    async def _gather(self, eid):
         got = self.hellos.setdefault(eid, {})
-        got[self.chip.xy] = active
-        self.proc._broadcast("ls_hello", eid, self.chip.xy, active)
         expected = self.chip.reachable
         ev = self.hello_events.setdefault(eid, asyncio.Event())
         deadline = time.monotonic() + HELLO_TIMEOUT
@@ -145,14 +157,27 @@ class Scheduler:
         active_set = {xy for xy, a in got.items() if a}
         self.hellos.pop(eid, None)
         self.hello_events.pop(eid, None)
-        if not active:
-            return
+        # Real-time runs start together at this wall-clock time, as hardware cores all
+        # leave SYNC0 on one signal; lockstep ignores it.
+        start_wall = time.time() + REALTIME_START_DELAY
+        self.proc._broadcast("ls_active", eid, active_set, start_wall)
+        self.on_active(eid, active_set, start_wall)
+
+    def on_active(self, eid, active_set, start_wall):
+        """The active set of a run: derive who waits for whom and start ticking."""
         me = self.chip.xy
+        self.actives[eid] = (active_set, start_wall)
+        while len(self.actives) > 16:
+            self.actives.pop(next(iter(self.actives)))
+        ticking = self.ticking()
+        if not ticking or (self.task is not None and not self.task.done()):
+            return                        # nothing to run, or cores joined a running epoch
+        if all(c.sim["time_scale"] for c in ticking):
+            self.start_epoch(eid, set(), set(), start_wall=start_wall)
+            return
         machine = self.chip.machine
         down = (ranges_reach(self.tables, machine, me) & active_set) - {me}
         up = {a for a in active_set - {me} if me in ranges_reach(self.tables, machine, a)}
-        if self.task is not None and not self.task.done():
-            return                        # cores joined a running epoch; they tick with it
         self.start_epoch(eid, up, down)
 
     def on_hello(self, eid, xy, active):
@@ -165,8 +190,9 @@ class Scheduler:
                     self.hellos.pop(k, None)
                     self.hello_events.pop(k, None)
 
-    def start_epoch(self, eid, up, down):
+    def start_epoch(self, eid, up, down, start_wall=None):
         self.epoch, self.step, self.up, self.down = eid, 0, up, down
+        self.start_wall = start_wall
         self.left.setdefault(eid, {})
         if self.wake is None:
             self.wake = asyncio.Event()
@@ -186,6 +212,9 @@ class Scheduler:
 
     async def _loop(self, eid):
         t0 = time.monotonic()
+        start_wall = getattr(self, "start_wall", None)
+        if start_wall is not None:
+            t0 += max(0.0, start_wall - time.time())      # the agreed start, on this clock
         while True:
             cores = self.ticking()
             if not cores:
