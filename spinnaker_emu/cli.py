@@ -90,7 +90,7 @@ def cmd_status(args):
                 for p in range(1, ci["n_cores"]):
                     st = ci["states"][p]
                     if st != CPUState.IDLE:
-                        app = conn.vcpu(x, y, p) if args.verbose or st != CPUState.IDLE else {}
+                        app = conn.vcpu(x, y, p)
                         busy.append("%d:%s(%d%s)" % (p, state_name(st), app.get("app_id", 0),
                                                      "," + app["app_name"] if app.get("app_name") else ""))
                 used = 1023 - ci["largest_rtr"]

@@ -6,16 +6,17 @@ import time
 
 from ..machine.geometry import p2p_table_words
 from ..protocol import constants as C
-from ..protocol.boot import version_tuple
+from ..protocol.boot import version_tuple, BOOT_SV_DEFAULTS
 from ..protocol.structs import SV
 from .cores import CoreManager
 from .heap import Heap
 from .memory import ChipMemory
 from .router import Router
 
-# SpiNNMan's boot values, used when an image carries zeros (e.g. a bare test image)
-DEFAULT_SV_INPUTS = {"iobuf_size": 16384, "sdram_bufs": 8 * 1024 * 1024, "sysbuf_size": 32768,
-                     "sysram_heap": 1024, "hw_ver": 5, "cpu_clk": 200, "mem_clk": 130}
+# Inputs the chip cannot do without, taken from SpiNNMan's boot values when an image
+# carries zeros (e.g. a bare test image)
+DEFAULT_SV_INPUTS = dict({k: BOOT_SV_DEFAULTS[k] for k in (
+    "iobuf_size", "sdram_bufs", "sysbuf_size", "sysram_heap", "cpu_clk", "mem_clk")}, hw_ver=5)
 
 
 class Chip:

@@ -118,7 +118,7 @@ class Monitor:
         self.chip.cores.cores[core].set_state(CPUState.DEAD)
         return RC.OK, b""
 
-    async def _link_target(self, req):
+    def _link_target(self, req):
         _arg(req.arg1 % 4 == 0 and req.arg2 <= C.SDP_BUF_SIZE and req.arg2 % 4 == 0 and req.arg3 <= 5)
         link = req.arg3
         if link not in self.chip.links:
@@ -126,14 +126,14 @@ class Monitor:
         return self.chip.machine.neighbour(self.chip.xy, link)
 
     async def cmd_link_read(self, hdr, req):
-        target = await self._link_target(req)
+        target = self._link_target(req)
         data = None if target is None else await self.proc.peek(target, req.arg1, req.arg2)
         if data is None:
             return RC.TIMEOUT, b""
         return RC.OK, data
 
     async def cmd_link_write(self, hdr, req):
-        target = await self._link_target(req)
+        target = self._link_target(req)
         ok = target is not None and await self.proc.poke(target, req.arg1, req.data[:req.arg2])
         return (RC.OK, b"") if ok else (RC.TIMEOUT, b"")
 

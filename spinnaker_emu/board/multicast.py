@@ -12,7 +12,9 @@ routing, straight on through the link opposite the one it arrived by.
 """
 from dataclasses import dataclass, field
 
-DIAG_LOCAL_MC, DIAG_EXTERNAL_MC, DIAG_DROPPED_MC = 0, 1, 8
+from ..protocol.constants import N_CORES
+from .router import DIAG_LOC_MC, DIAG_EXT_MC, DIAG_DUMP_MC
+
 
 
 @dataclass
@@ -21,6 +23,7 @@ class Trace:
     links: list = field(default_factory=list)          # (x, y, link) used, one per hop
     counters: list = field(default_factory=list)       # (x, y, diag counter index)
     dropped_at: list = field(default_factory=list)     # (x, y) where a copy died
+    targets: list = field(default_factory=list)        # [((x, y), (application cores...))]
 
 
 def match(entries, key):
@@ -41,11 +44,11 @@ def trace(tables, machine, src, key, max_hops=4096):
             continue                      # a routing loop: each router passes a key once per input
         seen.add((xy, in_link))
         hops += 1
-        t.counters.append((xy[0], xy[1], DIAG_LOCAL_MC if in_link is None else DIAG_EXTERNAL_MC))
+        t.counters.append((xy[0], xy[1], DIAG_LOC_MC if in_link is None else DIAG_EXT_MC))
         route = match(tables.get(xy, ()), key)
         if route is None:
             if in_link is None:
-                t.counters.append((xy[0], xy[1], DIAG_DROPPED_MC))
+                t.counters.append((xy[0], xy[1], DIAG_DUMP_MC))
                 t.dropped_at.append(xy)
                 continue
             route = 1 << ((in_link + 3) % 6)
@@ -59,8 +62,11 @@ def trace(tables, machine, src, key, max_hops=4096):
                     t.links.append((xy[0], xy[1], link))
                     frontier.append((machine.neighbour(xy, link), (link + 3) % 6))
                 else:
-                    t.counters.append((xy[0], xy[1], DIAG_DROPPED_MC))
+                    t.counters.append((xy[0], xy[1], DIAG_DUMP_MC))
                     t.dropped_at.append(xy)
+    # the delivery list the sender walks for every packet, worked out once per key
+    t.targets = [(xy, tuple(p for p in range(1, N_CORES) if mask & (1 << p)))
+                 for xy, mask in t.deliveries.items()]
     return t
 
 

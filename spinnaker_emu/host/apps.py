@@ -66,10 +66,7 @@ def count_state(conn, app_id, state, ethernets=((0, 0),)):
     """CMD_COUNT counts one board: sum over every Ethernet chip, as SpiNNMan does."""
     total = 0
     for (x, y) in ethernets:
-        rc, p, _h = conn.send(x, y, 0, CMD.COUNT, (app_id, int(state)), timeout=2.0, check=False)
-        if rc not in (C.RC.OK, C.RC.P2P_NOREPLY):      # a partial count is still a count
-            raise SCPError(rc, CMD.COUNT, x, y, 0)
-        total += struct.unpack_from("<I", p)[0]
+        total += conn.count_board(x, y, app_id, state)[0]
     return total
 
 

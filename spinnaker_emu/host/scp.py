@@ -6,18 +6,11 @@ import struct
 import time
 
 from ..protocol import constants as C
-from ..protocol.boot import boot_packets
+from ..protocol.boot import boot_packets, BOOT_SV_DEFAULTS
 from ..protocol.constants import SCPCommand as CMD, RC
 from ..protocol.sdp import SDPHeader, SCPRequest, parse_scp_reply
 from ..protocol.structs import SV, unpack_version, unpack_chip_info, vcpu_address, VCPU, p2p_live_chips
 
-BOOT_SV_DEFAULTS = {   # SpiNNMan's boot values (scp.md 2.3)
-    "p2pb_repeats": 4, "p2p_sql": 4, "clk_div": 0x33, "cpu_clk": 200, "mem_clk": 130,
-    "forward": 0x3F, "retry": 0x18, "peek_time": 200, "led_period": 1, "netinit_bc_wait": 50,
-    "root_chip": 1, "num_buf": 7, "boot_delay": 20, "soft_wdog": 0, "sysram_heap": 1024,
-    "sdram_heap": 0, "iobuf_size": 16384, "sdram_bufs": 8 * 1024 * 1024, "sysbuf_size": 32768,
-    "link_en": 0x3F,
-}
 
 
 # Codes that mean "busy or lost on the way, try again" (SpiNNMan retries these too)
@@ -112,8 +105,7 @@ class SCPConnection:
                     raise SCPTimeout("%s: connection refused (no board listening)" % self.host)
                 if rseq != seq:
                     continue
-                if rc in (RC.LEN, RC.TIMEOUT, RC.P2P_NOREPLY, RC.P2P_BUSY, RC.P2P_TIMEOUT) and \
-                        not (cmd == CMD.COUNT and rc == RC.P2P_NOREPLY):
+                if rc in RETRY_CODES and not (cmd == CMD.COUNT and rc == RC.P2P_NOREPLY):
                     time.sleep(0.1)
                     break
                 if check and rc != RC.OK:
@@ -262,14 +254,18 @@ class SCPConnection:
     def signal(self, app_id, sig, transport=C.SIG_TYPE_NN):
         self.send(255, 255, 0, CMD.SIG, (transport, (int(sig) << 16) | 0xFF00 | app_id, 0xFFFF))
 
-    def count(self, app_id, state):
-        """Cores of ``app_id`` in ``state`` on the root's board. A partial count
-        (RC_P2P_NOREPLY: some chip did not answer in time) is returned as it is, as
-        SpiNNMan does; callers that wait simply ask again."""
-        rc, payload, _h = self.send(255, 255, 0, CMD.COUNT, (app_id, int(state)), timeout=2.0, check=False)
+    def count_board(self, x, y, app_id, state):
+        """CMD_COUNT to the Ethernet chip (x, y): (cores of ``app_id`` in ``state`` on its
+        board, whether every chip answered). A partial count (RC_P2P_NOREPLY) is a count,
+        as SpiNNMan takes it; callers that wait simply ask again."""
+        rc, payload, _h = self.send(x, y, 0, CMD.COUNT, (app_id, int(state)), timeout=2.0, check=False)
         if rc not in (RC.OK, RC.P2P_NOREPLY):
-            raise SCPError(rc, CMD.COUNT, 255, 255, 0)
-        return struct.unpack_from("<I", payload)[0] if len(payload) >= 4 else 0
+            raise SCPError(rc, CMD.COUNT, x, y, 0)
+        return (struct.unpack_from("<I", payload)[0] if len(payload) >= 4 else 0), rc == RC.OK
+
+    def count(self, app_id, state):
+        """Cores of ``app_id`` in ``state`` on the root's board."""
+        return self.count_board(255, 255, app_id, state)[0]
 
     def alloc_sdram(self, x, y, size, app_id, tag=0):
         _rc, payload, _h = self.send(x, y, 0, CMD.ALLOC, ((app_id << 8) | C.ALLOC_SDRAM, size, tag))

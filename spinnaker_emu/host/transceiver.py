@@ -558,11 +558,10 @@ class Transceiver:
         total = 0
         eths = sorted(self.machine.ethernets) if self.machine else [(255, 255)]
         for (x, y) in eths:
-            rc, payload, _h = self.conn.send(x, y, 0, CMD.COUNT, (app_id, int(state)), check=False, timeout=2.0)
-            if rc == C.RC.P2P_NOREPLY:
+            n, complete = self.conn.count_board(x, y, app_id, state)
+            if not complete:
                 self.count_incomplete = True       # some chip of that board did not answer
-            if len(payload) >= 4:
-                total += struct.unpack_from("<I", payload)[0]
+            total += n
         return total
 
     def get_core_states(self, chips):

@@ -12,6 +12,16 @@ from .sdp import ProtocolError
 
 _HDR = struct.Struct(">HIIII")
 
+# The sv_t values SpiNNMan patches into the boot image (scp.md 2.3); hw_ver, times and
+# LEDs depend on the board and the moment, so the host adds those.
+BOOT_SV_DEFAULTS = {
+    "p2pb_repeats": 4, "p2p_sql": 4, "clk_div": 0x33, "cpu_clk": 200, "mem_clk": 130,
+    "forward": 0x3F, "retry": 0x18, "peek_time": 200, "led_period": 1, "netinit_bc_wait": 50,
+    "root_chip": 1, "num_buf": 7, "boot_delay": 20, "soft_wdog": 0, "sysram_heap": 1024,
+    "sdram_heap": 0, "iobuf_size": 16384, "sdram_bufs": 8 * 1024 * 1024, "sysbuf_size": 32768,
+    "link_en": 0x3F,
+}
+
 
 def pack_boot_packet(opcode, op1=0, op2=0, op3=0, data=b""):
     """Boot packet; ``data`` is little-endian image bytes, sent word-swapped."""

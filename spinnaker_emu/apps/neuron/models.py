@@ -211,6 +211,13 @@ class _LIF(NeuronModel):
         # would bias v upwards by up to 2^-15 mV per tick
         alpha = q_round(inp * f["r_membrane"]) + f["v_rest"]
         v_new = alpha - q_round(f["exp_tc"] * (alpha - v))
+        return self._fire(f, active, v_new)
+
+    @staticmethod
+    def _fire(f, active, v_new):
+        """The rest of a LIF tick: take v_new where not refractory, count refractory
+        ticks down, reset and start the refractory period where v reached threshold."""
+        v = f["v"]
         f["v"] = v = np.where(active, v_new, v)
         f["refract_timer"] = np.where(active, f["refract_timer"], f["refract_timer"] - 1)
         spiked = v >= f["v_thresh"]
@@ -218,7 +225,6 @@ class _LIF(NeuronModel):
             v[spiked] = f["v_reset"][spiked]
             f["refract_timer"][spiked] = f["t_refract"][spiked]
         return spiked
-
 
     def update_conductance(self, f, ge, gi):
         """Conductance input, integrated exactly over the tick with the conductances
@@ -234,13 +240,7 @@ class _LIF(NeuronModel):
         v_inf = (f["v_rest"] + r * (ge * f["e_rev_E"] + gi * f["e_rev_I"]
                                     + f["i_offset"])) / gr
         v_new = q(v_inf + (v - v_inf) * np.power(f["exp_tc"], gr))
-        f["v"] = v = np.where(active, v_new, v)
-        f["refract_timer"] = np.where(active, f["refract_timer"], f["refract_timer"] - 1)
-        spiked = v >= f["v_thresh"]
-        if spiked.any():
-            v[spiked] = f["v_reset"][spiked]
-            f["refract_timer"][spiked] = f["t_refract"][spiked]
-        return spiked
+        return self._fire(f, active, v_new)
 
 
 class IFCurrExp(_LIF):
