@@ -42,6 +42,8 @@ def decode(raw):
 
 def tune(sock):
     sock.setsockopt(zmq.LINGER, 0)
-    sock.setsockopt(zmq.SNDHWM, 200000)
-    sock.setsockopt(zmq.RCVHWM, 200000)
+    # The queue limits bound how far a sender runs ahead of a receiver in lockstep
+    # (a full queue holds the sender's tick loop: process.py backlog).
+    sock.setsockopt(zmq.SNDHWM, 20000)
+    sock.setsockopt(zmq.RCVHWM, 20000)
     return sock

@@ -14,6 +14,7 @@ Message kinds on the fabric (see fabric.py):
   stop()
 """
 import asyncio
+import collections
 import itertools
 import os
 import signal as os_signal
@@ -70,6 +71,7 @@ class ChipProcess:
         self.tokens = itertools.count(1)
         self.futures = {}
         self.pushes = {}
+        self.backlog = {}                   # chip -> messages its full queue could not take
         self.pending = {}                   # Ethernet: token -> (reply address, time)
         self.boot = BootAssembler()
         self.boot_started = False
@@ -148,14 +150,28 @@ class ChipProcess:
             sock.connect(fabric.chip_endpoint(self.run_dir, xy))
             self.pushes[xy] = sock
         raw = fabric.encode(*msg)
+        queue = self.backlog.get(xy)
+        if queue is not None:
+            queue.append(raw)                 # behind earlier messages: keep the order
+            return
         try:
             sock.send(raw, zmq.NOBLOCK)
         except zmq.Again:
-            # Peer's queue full (200k messages) or not connected yet: wait for it, briefly.
-            sock.send(raw)
-        # Sending can swallow the PULL fd's edge; check for input we might now miss.
-        if self.pull.getsockopt(zmq.EVENTS) & zmq.POLLIN:
-            self.loop.call_soon(self._drain)
+            # The peer's queue is full (it is far behind, or dead): never block the chip.
+            # Hold the message here; the tick loop waits while anything is held.
+            self.backlog[xy] = collections.deque([raw])
+            self.loop.call_later(0.002, self._flush_backlog, xy)
+
+    def _flush_backlog(self, xy):
+        queue, sock = self.backlog.get(xy), self.pushes[xy]
+        while queue:
+            try:
+                sock.send(queue[0], zmq.NOBLOCK)
+            except zmq.Again:
+                self.loop.call_later(0.005, self._flush_backlog, xy)
+                return
+            queue.popleft()
+        self.backlog.pop(xy, None)
 
     def _future(self):
         token = next(self.tokens)

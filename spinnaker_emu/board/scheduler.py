@@ -236,6 +236,8 @@ class Scheduler:
                 await self._wait_markers(eid, self.step - 1)
             else:
                 await asyncio.sleep(0)                      # let SCP and the fabric in
+            while self.proc.backlog and self.ticking():
+                await asyncio.sleep(0.002)            # back-pressure: a peer's queue is full
             cores = self.ticking()
             for core in cores:
                 packets = self._take(core.p, eid, None if scale else self.step)
@@ -295,24 +297,16 @@ class Scheduler:
             for i, key in enumerate(keys.tolist()):
                 t = self.trace(key)
                 for (x, y, idx) in t.counters:
-                    if (x, y) == me:
-                        router.diag_counters[idx] += 1
-                    else:
-                        d = self.remote_diag.setdefault((x, y), {})
-                        d[idx] = d.get(idx, 0) + 1
+                    self._count((x, y), router.diag_counters, self.remote_diag, idx)
                 for (x, y, link) in t.links:
-                    if (x, y) == me:
-                        router.link_packets[link] += 1
-                    else:
-                        d = self.remote_links.setdefault((x, y), {})
-                        d[link] = d.get(link, 0) + 1
-                if not t.deliveries:
+                    self._count((x, y), router.link_packets, self.remote_links, link)
+                if not t.targets:
                     core.provenance["dropped"] += 1
-                for xy, cmask in t.deliveries.items():
+                item = (sent_tick, key, None if payloads is None else int(payloads[i]))
+                for xy, cores in t.targets:
                     dest = per_dest.setdefault(xy, {})
-                    for p in range(1, C.N_CORES):
-                        if cmask & (1 << p):
-                            dest.setdefault(p, []).append((sent_tick, key, None if payloads is None else int(payloads[i])))
+                    for p in cores:
+                        dest.setdefault(p, []).append(item)
         self.outbox = []
         batches = {xy: _pack(d) for xy, d in per_dest.items()}
         local = batches.pop(me, None)
@@ -323,6 +317,15 @@ class Scheduler:
                 self.proc.send(d, "mc", eid, step, me, batches.pop(d, {}), leaving)
         for xy, batch in batches.items():
             self.proc.send(xy, "mc", eid, step, me, batch, None)
+
+    def _count(self, xy, local, remote, index):
+        """One packet through router ``xy``: this chip's counters directly, another
+        chip's gathered here and sent to it later (_flush_counters)."""
+        if xy == self.chip.xy:
+            local[index] += 1
+        else:
+            d = remote.setdefault(xy, {})
+            d[index] = d.get(index, 0) + 1
 
     # ------------------------------------------------------------ receiving
     def on_mc(self, eid, step, sender, batch, leaving):
