@@ -66,3 +66,29 @@ def spin3():
     b = Board(3)
     yield b
     b.stop()
+
+
+class IdleBoard:
+    """Stand-in for a board in allocator-protocol tests (tests/test_spalloc.py,
+    tests/test_bmp.py): a powered board nobody has booted, i.e. its two UDP ports bound
+    and nothing answering, so power on/off shows as ports bound/freed. Power, the
+    50-client test, the SpiNNMan probe and the PyNN path use real boards."""
+
+    def __init__(self, ip):
+        import socket
+        from spinnaker_emu.protocol.constants import SCP_PORT, BOOT_PORT
+        self.ip = ip
+        self.pid = None
+        self.socks = []
+        for port in (SCP_PORT, BOOT_PORT):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind((ip, port))
+            self.socks.append(s)
+
+    def alive(self):
+        return bool(self.socks)
+
+    def stop(self, timeout=5.0):
+        for s in self.socks:
+            s.close()
+        self.socks = []

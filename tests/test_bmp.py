@@ -17,31 +17,12 @@ from spinnaker_emu.protocol.constants import SCPCommand, RC, SCP_PORT, BOOT_PORT
 from spinnaker_emu.protocol.sdp import SDPHeader, SDPMessage, SCPRequest, parse_scp_reply
 from spinnaker_emu.spalloc.power import BMPClient, BMPError
 
+from conftest import IdleBoard
+
 # addresses of this test process only (see test_spalloc.net)
 _NET = "127.%d.206" % (1 + os.getpid() % 250)
 BMP_IP = _NET + ".10"
 BOARD_IPS = {0: _NET + ".11", 1: _NET + ".12", 2: _NET + ".13"}
-
-
-class IdleBoard:
-    """A powered board that nobody has booted: its ports are bound, nothing answers."""
-
-    def __init__(self, ip):
-        self.ip = ip
-        self.socks = []
-        for port in (SCP_PORT, BOOT_PORT):
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            s.bind((ip, port))
-            self.socks.append(s)
-        self.pid = None
-
-    def alive(self):
-        return bool(self.socks)
-
-    def stop(self, timeout=5.0):
-        for s in self.socks:
-            s.close()
-        self.socks = []
 
 
 def port_bound(ip, port=SCP_PORT):

@@ -16,8 +16,10 @@ import time
 import pytest
 
 from spinnaker_emu.board.bmp import BMPServer
-from spinnaker_emu.protocol.constants import SCP_PORT, BOOT_PORT
+from spinnaker_emu.protocol.constants import SCP_PORT
 from spinnaker_emu.spalloc import SpallocServer, config_from_dict, ConfigError
+
+from conftest import IdleBoard
 
 QUEUED, POWER, READY, DESTROYED = 1, 2, 3, 4
 
@@ -26,20 +28,6 @@ def net(k):
     """A /24 of loopback addresses for this test process only (127.N.200+k.x), so
     parallel runs, host/spalloc.toml (127.0.2.x) and other boards never clash."""
     return "127.%d.%d" % (1 + os.getpid() % 250, 200 + k)
-
-
-class IdleBoard:
-    def __init__(self, ip):
-        self.socks = []
-        for port in (SCP_PORT, BOOT_PORT):
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            s.bind((ip, port))
-            self.socks.append(s)
-
-    def stop(self, timeout=5.0):
-        for s in self.socks:
-            s.close()
-        self.socks = []
 
 
 def machine_dict(name, prefix, width, height, tags=("default",), dead=()):
