@@ -7,7 +7,8 @@ import time
 from ..machine.geometry import p2p_table_words
 from ..protocol import constants as C
 from ..protocol.boot import version_tuple, BOOT_SV_DEFAULTS
-from ..protocol.structs import SV
+from ..protocol.structs import SV, SDP_MSG_SIZE, SDP_MSG_T
+from .arm.engine import ArmEngine
 from .cores import CoreManager
 from .heap import Heap
 from .memory import ChipMemory
@@ -28,6 +29,7 @@ class Chip:
         self.memory = ChipMemory(self.router)
         self.router.memory = self.memory
         self.cores = CoreManager(self)
+        self.arm = ArmEngine(self)
         self.n_cores = machine.n_cores(xy)
         self.links = machine.links[xy]
         self.reachable = set(machine.bfs(xy))   # chips P2P can reach from here
@@ -68,7 +70,8 @@ class Chip:
 
     def sv_set(self, name, value):
         f = SV[name]
-        struct.pack_into(f.fmt, self.memory.sysram, C.SV_BASE - C.SYSRAM_BASE + f.offset, value)
+        values = value if isinstance(value, tuple) else (value,)
+        struct.pack_into(f.fmt, self.memory.sysram, C.SV_BASE - C.SYSRAM_BASE + f.offset, *values)
 
     # ------------------------------------------------------------- boot
     def boot(self, sv_bytes, version, root=(0, 0)):
@@ -106,6 +109,7 @@ class Chip:
         app_data = self.sys_heap.alloc(256 * 8)
         mem.write(alloc_tag, bytes(65536 * 4))
         mem.write(app_data, bytes(256 * 8))
+        self._init_shm_buffers()
 
         m = self.machine
         eth = m.nearest_ethernet(self.xy)
@@ -161,6 +165,21 @@ class Chip:
         self.tags = {}
         self.flood = {"id": None, "n_blocks": 0, "blocks": set(), "mask": 0, "load": False}
         self.booted = True
+
+    def _init_shm_buffers(self):
+        """SC&MP's pool of SDP buffers in System RAM (sv->shm_buf, sv->shm_root): the
+        monitor and SARK on the application cores pass messages in them."""
+        n = self.sv_get("num_buf") or BOOT_SV_DEFAULTS["num_buf"]
+        base = self.sysram_heap.alloc(n * SDP_MSG_SIZE)
+        if not base:
+            n, base = 0, 0
+        for i in range(n):
+            nxt = base + (i + 1) * SDP_MSG_SIZE if i + 1 < n else 0
+            self.memory.write(base + i * SDP_MSG_SIZE, SDP_MSG_T.pack(nxt, 0, 0))
+        self.sv_set("num_buf", n)
+        self.sv_set("shm_buf", base)
+        self.sv_set("shm_root", (base, 0, 0))
+        self.sv_set("mbox_flags", 0)
 
     def refresh_clock(self):
         """sv clock fields advance with the wall clock (read lazily)."""

@@ -30,6 +30,7 @@ class Core:
     def __init__(self, chip, p):
         self.chip, self.p = chip, p
         self.kernel = None
+        self.arm = None                # board.arm.engine.ArmCore while it runs ARM code
         self.sim = None                # timer-driven state (start_simulation)
         self.sim_tick = 0
         self.provenance = _new_provenance()
@@ -251,6 +252,9 @@ class CoreManager:
             core._vset("app_id", app_id)
             core._vset("cpu_state", CPUState.INIT)
             core.sim, core.sim_tick, core.provenance = None, 0, _new_provenance()
+            if looks_like_aplx(data):
+                self.chip.arm.start(core, image_addr, app_id, flags)
+                continue
             self._load(core, data, wait)
         self._update_app_data(app_id)
 
@@ -258,17 +262,10 @@ class CoreManager:
         try:
             image = parse_image(data)
         except ImageError:
-            if looks_like_aplx(data):
-                core._vset("app_name", b"arm-aplx")
-                core.rte(C.RTECode.UNDEF,
-                         "spinnaker-emu: core %d,%d,%d: this is an ARM APLX binary; ARM execution is "
-                         "not available in the emulator, so it cannot run (load an emulated image instead)"
-                         % (core.x, core.y, core.p))
-            else:
-                core._vset("app_name", b"unknown")
-                core.rte(C.RTECode.UNDEF,
-                         "spinnaker-emu: core %d,%d,%d: no executable image at 0x%08x (neither an "
-                         "emulated image nor an APLX)" % (core.x, core.y, core.p, self.chip.sdram_sys))
+            core._vset("app_name", b"unknown")
+            core.rte(C.RTECode.UNDEF,
+                     "spinnaker-emu: core %d,%d,%d: no executable image at 0x%08x (neither an "
+                     "emulated image nor an APLX)" % (core.x, core.y, core.p, self.chip.sdram_sys))
             return
         core._vset("app_name", image.app_name.encode()[:16])
         cls = KERNELS.get(image.kernel)
@@ -330,6 +327,9 @@ class CoreManager:
         return len(hit_apps)
 
     def _signal_core(self, core, sig, st):
+        if core.arm is not None and sig not in (Signal.INIT, Signal.STOP, Signal.PWRDN):
+            self.chip.arm.signal(core, sig)       # SARK on the core acts on it
+            return
         if sig in (Signal.INIT, Signal.STOP):
             self._stop_core(core)
             core.free_iobuf()

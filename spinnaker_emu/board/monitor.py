@@ -60,6 +60,10 @@ class Monitor:
             # An SDP message for an application core: no SCP reply from SARK.
             self.proc.deliver_sdp(cpu, hdr, req)
             return None
+        if cpu != 0 and chip.cores.cores[cpu].arm is not None:
+            # SARK on the core answers its own SCP (VER, READ, WRITE, FILL).
+            self.proc.deliver_sdp(cpu, hdr, req)
+            return None
         if len(req.args) < 3:
             return RC.LEN, b""
         try:

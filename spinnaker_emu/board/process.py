@@ -85,6 +85,8 @@ class ChipProcess:
         self.stopping = None
         self.chip.scheduler = self.scheduler = Scheduler(self)
         self.chip.proc = self
+        self.chip.arm.proc = self
+        self.transient_tags = {}            # Ethernet: transient tag -> reply address
         self.signal_ids = itertools.count(1)
 
     @property
@@ -238,6 +240,8 @@ class ChipProcess:
             self.deliver_raw_sdp(msg[1])
         elif kind == "sdp_out":
             self.send_to_host(msg[1])
+        elif kind == "fr":
+            self.chip.arm.fixed_route(msg[1], msg[2])
         elif kind.startswith("bulk"):
             bulk.on_fabric(self, msg)
         elif kind == "stop":
@@ -324,6 +328,7 @@ class ChipProcess:
             if hdr.tag == C.TAG_NONE:
                 hdr.tag = C.N_FIXED_TAGS + self.next_transient
                 self.next_transient = (self.next_transient + 1) % C.N_POOL_TAGS
+                self.transient_tags[hdr.tag] = reply_to       # SARK on a core replies through it
             else:
                 tag = self.chip.tags.get(hdr.tag)
                 if tag and not tag["reverse"] and tag.get("tx_port"):
@@ -385,6 +390,9 @@ class ChipProcess:
             return
         hdr = SDPHeader.unpack(sdp)
         tag = self.chip.tags.get(hdr.tag)
+        if tag is None and hdr.tag in self.transient_tags and "scp" in self.transports:
+            self.transports["scp"].sendto(b"\0\0" + sdp, self.transient_tags[hdr.tag])
+            return
         if tag is None or tag["reverse"] or not tag.get("tx_port") or "scp" not in self.transports:
             return
         tag["count"] += 1

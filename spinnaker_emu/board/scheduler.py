@@ -291,24 +291,11 @@ class Scheduler:
 
     def _route(self, eid, step, leaving, realtime):
         me = self.chip.xy
-        router = self.chip.router
-        per_dest = {}
-        for core, sent_tick, keys, payloads in self.outbox:
-            for i, key in enumerate(keys.tolist()):
-                t = self.trace(key)
-                for (x, y, idx) in t.counters:
-                    self._count((x, y), router.diag_counters, self.remote_diag, idx)
-                for (x, y, link) in t.links:
-                    self._count((x, y), router.link_packets, self.remote_links, link)
-                if not t.targets:
-                    core.provenance["dropped"] += 1
-                item = (sent_tick, key, None if payloads is None else int(payloads[i]))
-                for xy, cores in t.targets:
-                    dest = per_dest.setdefault(xy, {})
-                    for p in cores:
-                        dest.setdefault(p, []).append(item)
+        items = [(core, sent_tick, key, None if payloads is None else int(payloads[i]))
+                 for core, sent_tick, keys, payloads in self.outbox
+                 for i, key in enumerate(keys.tolist())]
         self.outbox = []
-        batches = {xy: _pack(d) for xy, d in per_dest.items()}
+        batches = self._trace_batches(items)
         local = batches.pop(me, None)
         if local:
             self.deliver(local, step, eid)
@@ -317,6 +304,38 @@ class Scheduler:
                 self.proc.send(d, "mc", eid, step, me, batches.pop(d, {}), leaving)
         for xy, batch in batches.items():
             self.proc.send(xy, "mc", eid, step, me, batch, None)
+
+    def _trace_batches(self, items):
+        """[(core, sent_tick, key, payload)] -> {xy: {core: [(tick, keys, payloads)]}},
+        counting every hop in the routers' diagnostics and link counters."""
+        router = self.chip.router
+        per_dest = {}
+        for core, sent_tick, key, payload in items:
+            t = self.trace(key)
+            for (x, y, idx) in t.counters:
+                self._count((x, y), router.diag_counters, self.remote_diag, idx)
+            for (x, y, link) in t.links:
+                self._count((x, y), router.link_packets, self.remote_links, link)
+            if not t.targets:
+                core.provenance["dropped"] += 1
+            item = (sent_tick, key, payload)
+            for xy, cores in t.targets:
+                dest = per_dest.setdefault(xy, {})
+                for p in cores:
+                    dest.setdefault(p, []).append(item)
+        return {xy: _pack(d) for xy, d in per_dest.items()}
+
+    def route_now(self, packets):
+        """Multicast packets from ARM cores [(arm core, key, payload)], routed at once
+        (they are not part of a lockstep step): local cores get them directly, other
+        chips in an unmarked batch."""
+        me = self.chip.xy
+        batches = self._trace_batches([(arm.core, 0, key, pl) for arm, key, pl in packets])
+        local = batches.pop(me, None)
+        if local:
+            self.deliver(local, None, None, marked=False)
+        for xy, batch in batches.items():
+            self.proc.send(xy, "mc", None, None, me, batch, None)
 
     def _count(self, xy, local, remote, index):
         """One packet through router ``xy``: this chip's counters directly, another

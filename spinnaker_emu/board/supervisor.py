@@ -23,6 +23,7 @@ import time
 
 from ..protocol import constants as C
 from . import fabric
+from .arm import cycles
 from .boards import load_machine, triad_boards
 from .process import ChipProcess
 
@@ -103,6 +104,7 @@ class Supervisor:
                 raise RuntimeError("cannot bind UDP %s:%d/%d: %s" % (ip, C.SCP_PORT, C.BOOT_PORT, e))
 
     def spawn(self):
+        cycles.hook_address()          # compile the ARM cycle hook once, before forking
         r, w = os.pipe()
         me = os.getpid()
         for xy in self.machine.chips:

@@ -235,6 +235,30 @@ SDRAM_SYS = 0x67800000          # APLX load area (sv->sdram_sys)
 SDRAM_SYS_SIZE = 256 * 1024
 SDRAM_TOP = SDRAM_BASE + SDRAM_SIZE
 
+# SARK's shared structures (sark.h): mailbox commands, spin locks, app flags
+class ShmCmd(IntEnum):
+    IDLE = 0
+    MSG = 1
+    NOP = 2
+    SIGNAL = 3
+    CMD = 4
+
+
+class Lock(IntEnum):
+    MSG = 0
+    MBOX = 1
+    ETHER = 2
+    GPIO = 3
+    API_ROOT = 4
+    SEMA = 5
+    HEAP = 6
+    RTR = 7
+
+
+APP_FLAG_WAIT = 1 << 0          # app_flags bit: wait in WAIT for the START signal
+CPU_CLOCK_HZ = 200_000_000      # sv->cpu_clk 200 MHz: the ARM cores' virtual clock
+MONITOR_CPU = 0                 # the monitor's physical (and virtual) core
+
 # Software versions the images carry
 SCAMP_NAME = "SC&MP"
 SARK_NAME = "SARK"

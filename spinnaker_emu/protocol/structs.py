@@ -55,6 +55,7 @@ SV = {
     "link_en": Field(0x65, "<B"),
     "last_biff_id": Field(0x66, "<B"),
     "bt_flags": Field(0x67, "<B"),
+    "shm_root": Field(0x68, "<IHH"),       # mem_block_t {free, count, max} of the SHM buffers
     "status_map": Field(0x80, "<20s"),
     "p2v_map": Field(0x94, "<20s"),
     "v2p_map": Field(0xA8, "<20s"),
@@ -187,6 +188,13 @@ def unpack_version(payload):
     return {"virt_cpu": virt, "phys_cpu": phys, "x": p2p >> 8, "y": p2p & 0xFF, "p2p": p2p,
             "buffer_size": buf, "build_date": date, "name": name_hw, "version": version}
 
+
+# sdp_msg_t (sark.h, 292 bytes): {next, length, checksum} then the SDP header, the
+# command header and 256 data bytes; ``length`` counts the bytes from the SDP header on.
+SDP_MSG_T = struct.Struct("<IHH")
+SDP_MSG_SIZE = 292
+SDP_MSG_BODY = 8                # offset of the SDP header in sdp_msg_t
+SDP_MSG_MAX_BODY = 8 + 16 + 256
 
 # Heap: heap_t {free, first, last, free_bytes}; block_t {next, free}
 HEAP_T = struct.Struct("<IIII")

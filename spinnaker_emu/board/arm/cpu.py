@@ -1,0 +1,211 @@
+"""One emulated ARM968 core: a unicorn CPU (ARM946 model, ARMv5TE) with the
+core's own TCMs, the chip's SDRAM and System RAM mapped in place (the very
+buffers the monitor's SCP READ/WRITE use, not copies), the per-core peripherals
+and the chip's router and system controller as MMIO, and exception entry done
+by hand (unicorn has no interrupt controller).
+
+A slice runs until its cycle budget is spent (cycles.py) or the core executes
+WFI (``mcr p15, 0, rX, c7, c0, 4``), which unicorn reports by returning early.
+"""
+import struct
+
+from unicorn import Uc, UcError, UC_ARCH_ARM, UC_MODE_ARM, UC_PROT_ALL, UC_HOOK_INTR
+from unicorn import unicorn_const as UCC
+from unicorn.arm_const import (UC_CPU_ARM_946, UC_ARM_REG_PC, UC_ARM_REG_CPSR, UC_ARM_REG_SPSR,
+                               UC_ARM_REG_LR, UC_ARM_REG_SP, UC_ARM_REG_R0)
+
+from ...protocol import constants as C
+from ..memory import host_address, ITCM_SIZE, DTCM_SIZE
+from . import cycles
+
+# CPSR bits and modes
+T_BIT, F_BIT, I_BIT = 1 << 5, 1 << 6, 1 << 7
+MODE_MASK = 0x1F
+MODE_USR, MODE_FIQ, MODE_IRQ, MODE_SVC, MODE_ABT, MODE_UND, MODE_SYS = 0x10, 0x11, 0x12, 0x13, 0x17, 0x1B, 0x1F
+WFI_WORD = 0xEE070F90                        # mcr p15, 0, r0, c7, c0, 4 (any rX)
+WFI_MASK = 0xFFFF0FFF
+
+# Exception vectors (offset, mode, LR = faulting/return address + adjust)
+VEC_UNDEF, VEC_SVC, VEC_PABT, VEC_DABT, VEC_IRQ, VEC_FIQ = 0x04, 0x08, 0x0C, 0x10, 0x18, 0x1C
+
+# Where the peripherals sit (base, buffered alias); the VIC is also at 0xFFFFF000
+CC_BASES = (0x10000000, 0x20000000)
+TIMER_BASES = (0x11000000, 0x21000000)
+VIC_BASES = (0x1F000000, 0x2F000000, 0xFFFFF000)
+DMA_BASES = (0x30000000, 0x40000000)
+PERIPH_SIZE = 0x1000
+ROUTER_SIZE = 0x20000
+# Blocks that exist on the chip but are not modelled: reads give 0 and are logged once
+UNMODELLED = ((0xE0000000, "PL340 SDRAM controller"), (0xF0000000, "PL340 SDRAM controller"),
+              (0xE3000000, "watchdog"), (0xF3000000, "watchdog"),
+              (0xE4000000, "Ethernet"), (0xF4000000, "Ethernet"))
+UNMODELLED_SIZE = 0x10000
+ROM_SIZE = 0x8000
+UNTIL_NEVER = 0xFFFFFFFE            # an address no code reaches (unmapped, odd for ARM)
+
+# Why a slice ended
+BUDGET, WFI, FAULT, STOPPED = "budget", "wfi", "fault", "stopped"
+
+
+class ArmCpu:
+    def __init__(self, memory, p, devices, log):
+        """``devices``: object with read_<block>(off, size) / write_<block>(off, size, value)
+        for cc, timer, vic, dma, router, sysctl; ``log(text)`` reports the unusual."""
+        self.p = p
+        self.log = log
+        self.devices = devices
+        self.uc = uc = Uc(UC_ARCH_ARM, UC_MODE_ARM)
+        uc.ctl_set_cpu_model(UC_CPU_ARM_946)
+        self._buffers = []          # keep every mapped buffer (and its export) alive
+        self._map(C.ITCM_BASE, memory.itcm_of(p), ITCM_SIZE)
+        self._map(C.DTCM_BASE, memory.dtcm_of(p), DTCM_SIZE)
+        for base in (C.SDRAM_BASE, C.SDRAM_BASE_UNBUF):
+            self._map(base, memory.sdram, C.SDRAM_SIZE)
+        for base in (C.SYSRAM_BASE, C.SYSRAM_BASE_ALIAS):
+            self._map(base, memory.sysram, C.SYSRAM_SIZE)
+        for base in (C.ROM_BASE, 0xE6000000):
+            uc.mem_map(base, ROM_SIZE, UCC.UC_PROT_READ | UCC.UC_PROT_EXEC)
+        self._mmio(CC_BASES, PERIPH_SIZE, devices.read_cc, devices.write_cc)
+        self._mmio(TIMER_BASES, PERIPH_SIZE, devices.read_timer, devices.write_timer)
+        self._mmio(VIC_BASES, PERIPH_SIZE, devices.read_vic, devices.write_vic)
+        self._mmio(DMA_BASES, PERIPH_SIZE, devices.read_dma, devices.write_dma)
+        self._mmio((C.ROUTER_BASE, C.ROUTER_BASE_ALIAS), ROUTER_SIZE, devices.read_router,
+                   devices.write_router)
+        self._mmio((C.SYSCTL_BASE, C.SYSCTL_BASE_ALIAS), PERIPH_SIZE, devices.read_sysctl,
+                   devices.write_sysctl)
+        self._unmodelled_seen = set()
+        for base, name in UNMODELLED:
+            self._mmio((base,), UNMODELLED_SIZE, self._unmodelled_read(base, name),
+                       self._unmodelled_write(base, name))
+        self.state = cycles.new_state()
+        cycles.install(uc, self.state)
+        self.interrupt = None
+        uc.hook_add(UC_HOOK_INTR, self._on_intr)
+        self.faults = 0
+
+    def _map(self, base, buf, size):
+        uc_ptr = host_address(buf)
+        self._buffers.append(buf)
+        self.uc.mem_map_ptr(base, size, UC_PROT_ALL, uc_ptr)
+
+    def _mmio(self, bases, size, read, write):
+        for base in bases:
+            self.uc.mmio_map(base, size, read, None, write, None)
+
+    def _unmodelled_read(self, base, name):
+        def read(uc, off, size, _ud):
+            self._note_unmodelled("read", base + off, name)
+            return 0
+        return read
+
+    def _unmodelled_write(self, base, name):
+        def write(uc, off, size, value, _ud):
+            self._note_unmodelled("write", base + off, name)
+        return write
+
+    def _note_unmodelled(self, what, addr, name):
+        if (what, addr) not in self._unmodelled_seen and len(self._unmodelled_seen) < 256:
+            self._unmodelled_seen.add((what, addr))
+            self.log("%s of unmodelled %s register 0x%08x at pc 0x%08x"
+                     % (what, name, addr, self.uc.reg_read(UC_ARM_REG_PC)))
+
+    def _on_intr(self, uc, intno, _ud):
+        self.interrupt = intno
+        uc.emu_stop()
+
+    def close(self):
+        try:
+            self.uc.mem_unmap(C.SDRAM_BASE, C.SDRAM_SIZE)
+        except UcError:
+            pass
+        self.uc = None
+        self._buffers = []
+
+    # ------------------------------------------------------------ registers
+    def reg(self, r):
+        return self.uc.reg_read(r)
+
+    def set_reg(self, r, v):
+        self.uc.reg_write(r, v & 0xFFFFFFFF)
+
+    @property
+    def pc(self):
+        return self.uc.reg_read(UC_ARM_REG_PC)
+
+    @property
+    def cpsr(self):
+        return self.uc.reg_read(UC_ARM_REG_CPSR)
+
+    def registers(self):
+        """r0-r7, cpsr, sp, lr as SARK dumps them into vcpu_t."""
+        uc = self.uc
+        return [uc.reg_read(UC_ARM_REG_R0 + i) for i in range(8)] + \
+            [uc.reg_read(UC_ARM_REG_CPSR), uc.reg_read(UC_ARM_REG_SP), uc.reg_read(UC_ARM_REG_LR)]
+
+    def reset(self, pc, r0, memory_flushed=True):
+        """Enter an image at ``pc`` in SVC mode with interrupts masked (after a soft reset)."""
+        if memory_flushed:
+            self.uc.ctl_flush_tb()           # new code in the same TCM: drop translations
+        self.uc.reg_write(UC_ARM_REG_CPSR, MODE_SVC | I_BIT | F_BIT)
+        self.uc.reg_write(UC_ARM_REG_R0, r0 & 0xFFFFFFFF)
+        self.uc.reg_write(UC_ARM_REG_SP, C.DTCM_BASE + DTCM_SIZE)
+        self.uc.reg_write(UC_ARM_REG_PC, pc & ~1)
+        if pc & 1:
+            self.uc.reg_write(UC_ARM_REG_CPSR, MODE_SVC | I_BIT | F_BIT | T_BIT)
+        self.faults = 0
+
+    # ------------------------------------------------------------ exceptions
+    def enter(self, vector, mode, return_address, mask_fiq=False):
+        """ARM exception entry: SPSR_mode = CPSR, mode switch (banks swap), LR, PC."""
+        uc = self.uc
+        old = uc.reg_read(UC_ARM_REG_CPSR)
+        new = (old & ~(MODE_MASK | T_BIT)) | mode | I_BIT | (F_BIT if mask_fiq else 0)
+        uc.reg_write(UC_ARM_REG_CPSR, new)
+        uc.reg_write(UC_ARM_REG_SPSR, old)
+        uc.reg_write(UC_ARM_REG_LR, return_address & 0xFFFFFFFF)
+        uc.reg_write(UC_ARM_REG_PC, vector)
+
+    def take_irq(self):
+        self.enter(VEC_IRQ, MODE_IRQ, self.pc + 4)
+
+    def take_fiq(self):
+        self.enter(VEC_FIQ, MODE_FIQ, self.pc + 4, mask_fiq=True)
+
+    # ------------------------------------------------------------ running
+    def run(self, budget):
+        """Run up to ``budget`` cycles. Returns (cycles used, why it ended, detail)."""
+        st = self.state
+        st[cycles.COUNT] = 0
+        st[cycles.BUDGET] = max(1, int(budget))
+        self.interrupt = None
+        cpsr = self.uc.reg_read(UC_ARM_REG_CPSR)
+        pc = self.uc.reg_read(UC_ARM_REG_PC)
+        start = pc | 1 if cpsr & T_BIT else pc
+        try:
+            self.uc.emu_start(start, UNTIL_NEVER)
+        except UcError as e:
+            return max(1, int(st[cycles.COUNT])), FAULT, e.errno
+        used = max(1, int(st[cycles.COUNT]))
+        if self.interrupt is not None:
+            return used, FAULT, ("intr", self.interrupt)
+        if used >= st[cycles.BUDGET]:
+            return used, BUDGET, None
+        if self._after_wfi():
+            return used, WFI, None
+        return used, STOPPED, None
+
+    def _after_wfi(self):
+        pc = self.uc.reg_read(UC_ARM_REG_PC)
+        try:
+            word = struct.unpack("<I", self.uc.mem_read((pc - 4) & 0xFFFFFFFF, 4))[0]
+        except UcError:
+            return False
+        return word & WFI_MASK == WFI_WORD
+
+    def cycles_so_far(self):
+        """Cycles executed in the current slice (valid inside an MMIO callback)."""
+        return int(self.state[cycles.COUNT])
+
+    def stop(self):
+        """End the current slice after this instruction (from an MMIO callback)."""
+        self.uc.emu_stop()

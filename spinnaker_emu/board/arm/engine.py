@@ -1,0 +1,595 @@
+"""The ARM engine of one chip: the application cores that run real binaries,
+their virtual time, and SC&MP's side of SARK's shared structures.
+
+Time. Every core counts virtual cycles of a 200 MHz clock (cycles.py). The
+engine advances all its cores in quanta (QUANTUM cycles): each core runs until
+its clock reaches the quantum's end, in slices that end early for its timer's
+next expiry. Cores in WFI cost nothing; when every core sleeps the clock jumps
+to the next timer expiry. Interrupts are taken between slices. So within a chip
+the same binaries and inputs give the same result however loaded the host is.
+By default virtual time is paced by the wall clock (never ahead of it, as on
+hardware); ``SPINNAKER_EMU_ARM_PACE=free`` runs as fast as the host allows and a
+number runs that many times slower than real time.
+
+SARK interplay, as scamp-app.c does it: a core starts by a soft reset into its
+APLX (r0 = app id | flags << 8); signals reach it through its vcpu mailbox
+(SHM_SIGNAL) and CPU_INT, SYNC0/SYNC1 through SC_FLAG; SDP messages travel in
+the shared sdp_msg_t buffers of sv->shm_root in both directions. The heaps, vcpu
+blocks and IOBUF chains are the chip's own memory, so SCP and SARK see the same.
+"""
+import asyncio
+import os
+import struct
+import sys
+import time
+
+from unicorn import unicorn_const as UCC
+
+from ...apps.aplx import parse_aplx, ACOPY, FILL, EXEC
+from ...protocol import constants as C
+from ...protocol.constants import CPUState, Signal, ShmCmd, Lock, RTECode
+from ...protocol.structs import (SV, VCPU, vcpu_address, SDP_MSG_T, SDP_MSG_BODY, SDP_MSG_MAX_BODY)
+from .cpu import (ArmCpu, BUDGET, WFI, FAULT, T_BIT, I_BIT, F_BIT, VEC_UNDEF, VEC_SVC, VEC_PABT,
+                  VEC_DABT, MODE_UND, MODE_SVC, MODE_ABT)
+from . import peripherals as P
+
+QUANTUM = 4000                 # cycles (20 us) between exchanges of packets and messages
+MASKED_STEP = 24               # cycles run while a pending interrupt waits for the CPSR to allow it
+WALL_SLICE = 0.005             # seconds of work before the event loop gets a turn
+MAX_FAULTS = 4                 # exception entries without progress before the engine gives up
+SIGNAL_SHM = {Signal.START, Signal.PAUSE, Signal.CONT, Signal.EXIT, Signal.TIMER,
+              Signal.USR0, Signal.USR1, Signal.USR2, Signal.USR3}
+PORT_ETH = 0xFF                # SDP dest port byte of "the host, through an IP tag"
+
+
+def log(*a):
+    print("[%s]" % time.strftime("%H:%M:%S"), *a, file=sys.stderr, flush=True)
+
+
+def pace_from_env():
+    """Wall-clock seconds per virtual second (None: free running)."""
+    v = os.environ.get("SPINNAKER_EMU_ARM_PACE", "realtime").strip().lower()
+    if v in ("free", "lockstep", "0"):
+        return None
+    if v in ("", "realtime", "1"):
+        return 1.0
+    try:
+        return max(0.0, float(v)) or None
+    except ValueError:
+        return 1.0
+
+
+class ArmCore:
+    """One application core running ARM code: CPU, peripherals and virtual clock."""
+
+    def __init__(self, engine, core, cpu):
+        self.engine = engine
+        self.core = core                      # board.cores.Core (vcpu access, x, y, p)
+        self.p = core.p
+        self.cpu = cpu
+        self.vic = P.Vic()
+        self.timers = P.Timers()
+        self.dma = P.Dma(self.p, engine.memory, self.p)
+        self.comms = P.Comms(self._send)
+        self.now = engine.now
+        self.wfi = False
+        self.halted = False
+        self.mailbox = []                     # (cmd, data) waiting for an idle mailbox
+        self.trace = bool(os.environ.get("SPINNAKER_EMU_ARM_TRACE"))
+
+    # ------------------------------------------------------------ devices (MMIO)
+    def _now(self):
+        return self.now + self.cpu.cycles_so_far()
+
+    def read_cc(self, uc, off, size, _ud):
+        return self.comms.read(off)
+
+    def write_cc(self, uc, off, size, value, _ud):
+        self.comms.write(off, value)
+
+    def read_timer(self, uc, off, size, _ud):
+        now = self._now()
+        self.timers.advance(now)
+        return self.timers.read(off, now)
+
+    def write_timer(self, uc, off, size, value, _ud):
+        now = self._now()
+        self.timers.advance(now)
+        self.timers.write(off, value, now)
+        if off in (0x00, 0x08, 0x20, 0x28):
+            self.cpu.stop()                   # a new expiry may fall inside this slice
+
+    def read_vic(self, uc, off, size, _ud):
+        self.update_lines(self._now())
+        return self.vic.read(off)
+
+    def write_vic(self, uc, off, size, value, _ud):
+        self.vic.write(off, value)
+        if off in (0x10, 0x18, 0x30):         # enable, soft interrupt, end of service
+            self.update_lines(self._now())
+            if self.vic.irq_pending() or self.vic.fiq_pending():
+                self.cpu.stop()               # deliver it now, not at the quantum's end
+
+    def read_dma(self, uc, off, size, _ud):
+        return self.dma.read(off)
+
+    def write_dma(self, uc, off, size, value, _ud):
+        self.dma.write(off, value)
+        if off == 0x0C and self.dma.errors:
+            self.engine.core_log(self, "DMA error: descriptor 0x%08x, system 0x%08x, TCM 0x%08x"
+                                 % (value, self.dma.adrs, self.dma.adrt))
+
+    def read_router(self, uc, off, size, _ud):
+        return int.from_bytes(self.engine.chip.router.read_registers(off, 4), "little")
+
+    def write_router(self, uc, off, size, value, _ud):
+        self.engine.chip.router.write_registers(off, (value & 0xFFFFFFFF).to_bytes(4, "little"))
+
+    def read_sysctl(self, uc, off, size, _ud):
+        return self.engine.sysctl.read(off)
+
+    def write_sysctl(self, uc, off, size, value, _ud):
+        self.engine.sysctl.write(off, value)
+
+    def _send(self, kind, key, payload):
+        self.engine.outbox.append((self, kind, key, payload))
+
+    # ------------------------------------------------------------ interrupts
+    def update_lines(self, now):
+        self.timers.advance(now)
+        t1, t2 = self.timers.lines()
+        d1, d2 = self.dma.lines()
+        lines = P.lines_mask(t1, t2, d1, d2, P.CC_TMT_INT, P.CC_TNF_INT) | self.comms.lines()
+        if self.engine.sysctl.irq >> self.p & 1:
+            lines |= 1 << P.CPU_INT
+        self.vic.lines = lines
+
+    def asleep(self):
+        if not self.wfi:
+            return False
+        self.update_lines(self.now)
+        return not self.vic.wake_pending()
+
+    def next_event(self):
+        return None if self.halted else self.timers.next_event()
+
+    def run_until(self, horizon):
+        """Run this core until its clock reaches ``horizon`` (bounded work)."""
+        cpu = self.cpu
+        for _ in range(4096):
+            if self.halted or self.now >= horizon:
+                return
+            self.update_lines(self.now)
+            if self.wfi:
+                if self.vic.wake_pending():
+                    self.wfi = False
+                else:
+                    nxt = self.timers.next_event()
+                    if nxt is None or nxt >= horizon:
+                        self.now = horizon
+                        return
+                    self.now = max(self.now, nxt)
+                    continue
+            cpsr = cpu.cpsr
+            budget = horizon - self.now
+            if self.vic.fiq_pending():
+                if not cpsr & F_BIT:
+                    cpu.take_fiq()
+                else:
+                    budget = min(budget, MASKED_STEP)
+            elif self.vic.irq_pending():
+                if not cpsr & I_BIT:
+                    cpu.take_irq()
+                else:
+                    budget = min(budget, MASKED_STEP)
+            nxt = self.timers.next_event()
+            if nxt is not None and nxt > self.now:
+                budget = min(budget, nxt - self.now)
+            used, why, detail = cpu.run(budget)
+            self.now += used
+            if why == WFI:
+                self.wfi = True
+            elif why == FAULT:
+                self._fault(detail)
+            else:
+                cpu.faults = 0
+
+    # ------------------------------------------------------------ faults
+    def _fault(self, detail):
+        """An abort, undefined instruction or SVC: enter the ARM exception vector so that
+        SARK's own handler dumps the registers into vcpu_t and sets RTE, as on hardware."""
+        cpu = self.cpu
+        cpu.faults += 1
+        pc, cpsr = cpu.pc, cpu.cpsr
+        thumb = bool(cpsr & T_BIT)
+        if isinstance(detail, tuple):                     # unicorn's interrupt hook
+            intno = detail[1]
+            kind = {1: "UNDEF", 2: "SVC", 3: "PABT", 4: "DABT", 7: "UNDEF"}.get(intno, "UNDEF")
+        elif detail in (UCC.UC_ERR_FETCH_UNMAPPED, UCC.UC_ERR_FETCH_PROT, UCC.UC_ERR_FETCH_UNALIGNED):
+            kind = "PABT"
+        elif detail in (UCC.UC_ERR_READ_UNMAPPED, UCC.UC_ERR_WRITE_UNMAPPED, UCC.UC_ERR_READ_PROT,
+                        UCC.UC_ERR_WRITE_PROT, UCC.UC_ERR_READ_UNALIGNED, UCC.UC_ERR_WRITE_UNALIGNED):
+            kind = "DABT"
+        else:
+            kind = "UNDEF"
+        self.engine.core_log(self, "%s at pc 0x%08x (cpsr 0x%08x)%s" % (
+            kind, pc, cpsr, "" if cpu.faults == 1 else " [fault %d in a row]" % cpu.faults))
+        vector_word = self.engine.memory.read_word_of(self.p, {"UNDEF": VEC_UNDEF, "SVC": VEC_SVC,
+                                                               "PABT": VEC_PABT, "DABT": VEC_DABT}[kind])
+        if cpu.faults > MAX_FAULTS or vector_word == 0:
+            self.rte(getattr(RTECode, kind if kind != "SVC" else "SVC"), "%s at 0x%08x" % (kind, pc))
+            return
+        if kind == "DABT":
+            cpu.enter(VEC_DABT, MODE_ABT, pc + 8)
+        elif kind == "PABT":
+            cpu.enter(VEC_PABT, MODE_ABT, pc + 4)
+        elif kind == "SVC":
+            cpu.enter(VEC_SVC, MODE_SVC, pc)          # unicorn leaves pc after the SVC
+        else:
+            cpu.enter(VEC_UNDEF, MODE_UND, pc + (2 if thumb else 4))
+
+    def rte(self, code, why):
+        """The engine's own RTE, for a core whose SARK cannot record one (broken vectors,
+        a fault loop): vcpu registers, rt_code and state as SARK would write them."""
+        regs = self.cpu.registers()
+        core = self.core
+        base = vcpu_address(self.p) - C.SYSRAM_BASE
+        sysram = self.engine.memory.sysram
+        struct.pack_into("<8III", sysram, base, *regs[:8], regs[8], regs[9])
+        struct.pack_into("<I", sysram, base + 40, regs[10])
+        core._vset("rt_code", int(code))
+        core._vset("cpu_state", CPUState.RTE)
+        self.engine.core_log(self, "RTE %s: %s; r0-r7 %s psr 0x%08x sp 0x%08x lr 0x%08x" % (
+            RTECode(code).name, why, " ".join("%08x" % r for r in regs[:8]), regs[8], regs[9], regs[10]))
+        self.halted = True
+
+
+class ArmKernel:
+    """What the rest of the chip sees in ``Core.kernel`` for a core running ARM code:
+    packets, SDP and stops go to the engine."""
+
+    def __init__(self, engine, arm):
+        self.engine, self.arm = engine, arm
+
+    def receive(self, packets):
+        comms = self.arm.comms
+        for _t, keys, payloads in packets:
+            ks = keys.tolist()
+            pls = payloads.tolist() if payloads is not None else [None] * len(ks)
+            for k, pl in zip(ks, pls):
+                if not comms.receive(P.MC, k, pl):
+                    self.engine.chip.router.diag_counters[8] += 1     # dumped: no room
+        self.engine.wake()
+
+    def on_sdp(self, sdp):
+        self.engine.post(self.arm, ShmCmd.MSG, bytes(sdp))
+
+    def stop(self):
+        self.engine.stop_core(self.arm.core)
+
+    def on_signal(self, name):
+        pass
+
+
+class ArmEngine:
+    def __init__(self, chip, proc=None):
+        self.chip = chip
+        self.proc = proc
+        self.memory = chip.memory
+        self.sysctl = chip.memory.sysctl
+        self.sysctl.on_irq = self._on_irq
+        self.cores = {}                  # p -> ArmCore
+        self.cpus = {}                   # p -> ArmCpu, kept for the next image
+        self.outbox = []
+        self.now = 0
+        self.monitor_irq = False
+        self.task = None
+        self._wake = None
+        self.pace = pace_from_env()
+        self.wall0 = None
+        self.stats = {"slices": 0, "quanta": 0}
+
+    # ------------------------------------------------------------ logging
+    def core_log(self, arm, text):
+        log("chip %d,%d core %d: %s" % (self.chip.x, self.chip.y, arm.p, text))
+
+    # ------------------------------------------------------------ loading
+    def start(self, core, image_addr, app_id, flags):
+        """SC&MP's proc_start_app for one core: soft reset, APLX loader, entry."""
+        ops = parse_aplx(self.memory.read, image_addr)
+        entry = next((o.dest for o in ops if o.op == EXEC), None)
+        if entry is None:
+            core.rte(RTECode.UNDEF, "spinnaker-emu: core %d,%d,%d: APLX at 0x%08x has no EXEC record"
+                     % (core.x, core.y, core.p, image_addr))
+            return False
+        p = core.p
+        self.stop_core(core)
+        for o in ops:
+            if o.op == ACOPY:
+                self.memory.write(o.dest, self.memory.read(o.source, o.length, p), p)
+            elif o.op == FILL:
+                self.memory.fill(o.dest, o.source, o.length, p)
+        cpu = self.cpus.get(p)
+        if cpu is None:
+            cpu = self.cpus[p] = ArmCpu(self.memory, p, _Devices(), lambda t, p=p: log(
+                "chip %d,%d core %d: %s" % (self.chip.x, self.chip.y, p, t)))
+        arm = ArmCore(self, core, cpu)
+        cpu.devices.bind(arm)
+        cpu.reset(entry, (app_id & 0xFF) | (flags & 0xFF) << 8)
+        self.sysctl.flag |= 1 << p                     # proc_start_app: SC_SETFLAG
+        self.sysctl.irq &= ~(1 << p)
+        self.cores[p] = arm
+        core.kernel = ArmKernel(self, arm)
+        core.arm = arm
+        self.wake()
+        return True
+
+    def stop_core(self, core):
+        arm = self.cores.pop(core.p, None)
+        if arm is not None:
+            arm.halted = True
+        if getattr(core, "arm", None) is not None:
+            core.arm = None
+
+    # ------------------------------------------------------------ signals and messages
+    def signal(self, core, sig):
+        """A signal for a core running ARM code, as SC&MP's signal_app delivers it."""
+        arm = self.cores.get(core.p)
+        if arm is None:
+            return
+        bit = 1 << core.p
+        if sig == Signal.SYNC0:
+            self.sysctl.flag &= ~bit
+            self.sysctl.raise_irq(bit)
+        elif sig == Signal.SYNC1:
+            self.sysctl.flag |= bit
+            self.sysctl.raise_irq(bit)
+        elif sig in SIGNAL_SHM:
+            self.post(arm, ShmCmd.SIGNAL, int(sig))
+        self.wake()
+
+    def post(self, arm, cmd, data):
+        """Put a mailbox command (a signal or an SDP message) for ``arm``; it waits
+        if the core has not yet taken the previous one."""
+        arm.mailbox.append((cmd, data))
+        self._flush_mailbox(arm)
+        self.wake()
+
+    def _flush_mailbox(self, arm):
+        core = arm.core
+        while arm.mailbox and core._vget("mbox_ap_cmd") == ShmCmd.IDLE:
+            cmd, data = arm.mailbox[0]
+            if cmd == ShmCmd.MSG:
+                if self.sysctl.lock_held(Lock.MSG):
+                    return
+                addr = self._shm_get()
+                if not addr:
+                    return                      # every buffer in use: try after the next quantum
+                body = data[:SDP_MSG_MAX_BODY]
+                self.memory.write(addr, SDP_MSG_T.pack(0, len(body), 0) + body)
+                data = addr
+            arm.mailbox.pop(0)
+            core._vset("mbox_ap_msg", data)
+            core._vset("mbox_ap_cmd", int(cmd))
+            self.sysctl.raise_irq(1 << arm.p)
+
+    def _shm_get(self):
+        free, count, top = self.chip.sv_get("shm_root")
+        if not free:
+            return 0
+        nxt = self.memory.read_word(free)
+        count += 1
+        self.chip.sv_set("shm_root", (nxt, count & 0xFFFF, max(top, count) & 0xFFFF))
+        return free
+
+    def _shm_free(self, addr):
+        free, count, top = self.chip.sv_get("shm_root")
+        self.memory.write_word(addr, free)
+        self.chip.sv_set("shm_root", (addr, max(0, count - 1), top))
+
+    def _on_irq(self, mask):
+        if mask & 1 << C.MONITOR_CPU:
+            self.monitor_irq = True
+        self.wake()
+
+    def _service_monitor(self):
+        """SC&MP's CPU_INT handler: take the messages cores left in their mailboxes."""
+        self.monitor_irq = False
+        self.sysctl.irq &= ~(1 << C.MONITOR_CPU)
+        if self.sysctl.lock_held(Lock.MBOX) or self.sysctl.lock_held(Lock.MSG):
+            self.monitor_irq = True             # a core is inside its critical section
+            return
+        flags = self.chip.sv_get("mbox_flags")
+        for v in range(1, C.N_CORES):
+            if not flags >> v & 1:
+                continue
+            base = vcpu_address(v) - C.SYSRAM_BASE
+            cmd = self.memory.sysram[base + VCPU["mbox_mp_cmd"].offset]
+            if cmd == ShmCmd.MSG:
+                addr = struct.unpack_from("<I", self.memory.sysram, base + VCPU["mbox_mp_msg"].offset)[0]
+                _nxt, length, _ck = SDP_MSG_T.unpack(self.memory.read(addr, SDP_MSG_T.size))
+                sdp = self.memory.read(addr + SDP_MSG_BODY, min(length, SDP_MSG_MAX_BODY))
+                self._shm_free(addr)
+                self._route_sdp(sdp)
+            self.memory.sysram[base + VCPU["mbox_mp_cmd"].offset] = ShmCmd.IDLE
+            flags &= ~(1 << v)
+        self.chip.sv_set("mbox_flags", flags)
+
+    def _route_sdp(self, sdp):
+        if len(sdp) < 8 or self.proc is None:
+            return
+        dest_port, dest_addr = sdp[2], int.from_bytes(sdp[4:6], "little")
+        if dest_port == PORT_ETH:
+            self.proc.send_to_host(bytes(sdp))
+            return
+        xy = (dest_addr >> 8, dest_addr & 0xFF)
+        if xy == self.chip.xy:
+            self.proc.deliver_raw_sdp(bytes(sdp))
+        elif xy in self.chip.machine.links:
+            self.proc.send(xy, "sdp_in", bytes(sdp))
+
+    # ------------------------------------------------------------ packets
+    def _route_packets(self):
+        out, self.outbox = self.outbox, []
+        mc = [(arm, key, pl) for arm, kind, key, pl in out if kind == P.MC]
+        if mc:
+            self.chip.scheduler.route_now(mc)
+        for arm, kind, key, pl in out:
+            if kind == P.FR:
+                self.fixed_route(key, pl)
+            elif kind != P.MC:
+                self.chip.router.diag_counters[8] += 1       # NN/P2P from an app core: dumped
+                self.core_log(arm, "sent a %s packet (key 0x%08x): not modelled, dropped"
+                              % ({P.NN: "nearest-neighbour", P.P2P: "point-to-point"}[kind], key))
+
+    def fixed_route(self, key, payload):
+        """A fixed-route packet through this chip's router (its fixed route word)."""
+        route = self.chip.router.fixed_route
+        for p in range(C.N_CORES):
+            if route >> (6 + p) & 1:
+                arm = self.cores.get(p)
+                if arm is not None:
+                    arm.comms.receive(P.FR, key, payload)
+        for link in range(C.N_LINKS):
+            if route & (1 << link) and self.proc is not None:
+                nb = self.chip.machine.neighbour(self.chip.xy, link)
+                if nb is not None and nb in self.chip.machine.links:
+                    self.proc.send(nb, "fr", key, payload)
+
+    def deliver_local(self, p, kind, key, payload):
+        arm = self.cores.get(p)
+        if arm is not None and arm.comms.receive(kind, key, payload):
+            self.wake()
+            return True
+        return False
+
+    # ------------------------------------------------------------ running
+    def wake(self):
+        if self._wake is not None:
+            self._wake.set()
+        if (self.task is None or self.task.done()) and self.cores:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return
+            self._wake = asyncio.Event()
+            self.task = loop.create_task(self._loop())
+
+    def has_work(self):
+        if self.monitor_irq or self.outbox:
+            return True
+        for arm in self.cores.values():
+            if arm.halted:
+                continue
+            if arm.mailbox or not arm.asleep() or arm.next_event() is not None:
+                return True
+        return False
+
+    async def _loop(self):
+        while self.cores:
+            if not self.has_work():
+                self.wall0 = None               # idle time is not owed to anyone
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            deadline = time.perf_counter() + WALL_SLICE
+            ahead = 0.0
+            while time.perf_counter() < deadline and self.has_work():
+                ahead = self._ahead_of_wall()
+                if ahead > 0.001:
+                    break
+                self.quantum()
+            await asyncio.sleep(min(ahead, 0.05) if ahead > 0.001 else 0)
+
+    def _ahead_of_wall(self):
+        """Seconds virtual time is ahead of the (paced) wall clock."""
+        if self.pace is None:
+            return 0.0
+        now = time.perf_counter()
+        if self.wall0 is None:
+            self.wall0 = (now, self.now)
+            return 0.0
+        w0, v0 = self.wall0
+        virtual = (self.now - v0) / C.CPU_CLOCK_HZ * self.pace
+        behind = (now - w0) - virtual
+        if behind > 0.25:                      # the host fell behind: do not burst to catch up
+            self.wall0 = (now - 0.25, self.now - int(0.25 / self.pace * C.CPU_CLOCK_HZ))
+        return -behind
+
+    def quantum(self):
+        """Advance every core by one quantum (or jump to the next event when all sleep)."""
+        cores = [a for a in self.cores.values() if not a.halted]
+        self.stats["quanta"] += 1
+        if cores and all(a.asleep() and not a.mailbox for a in cores) and not self.monitor_irq:
+            nxt = [e for e in (a.next_event() for a in cores) if e is not None]
+            if nxt and min(nxt) > self.now:
+                self.now = min(nxt)
+        horizon = self.now + QUANTUM
+        for arm in sorted(cores, key=lambda a: a.p):
+            if arm.now < self.now:
+                arm.now = self.now
+            arm.run_until(horizon)
+            if self.outbox:
+                self._route_packets()
+        self.now = horizon
+        if self.monitor_irq:
+            self._service_monitor()
+        for arm in cores:
+            if arm.mailbox:
+                self._flush_mailbox(arm)
+
+    def run_for(self, cycles, limit_s=10.0):
+        """Advance virtual time by ``cycles`` now, synchronously (tests, benchmarks)."""
+        end = self.now + cycles
+        t_end = time.perf_counter() + limit_s
+        while self.now < end and time.perf_counter() < t_end:
+            if not self.has_work():
+                self.now = end
+                break
+            self.quantum()
+
+
+class _Devices:
+    """The MMIO callbacks of a CPU, bound to whichever ArmCore uses it now."""
+
+    def bind(self, arm):
+        for name in ("read_cc", "write_cc", "read_timer", "write_timer", "read_vic", "write_vic",
+                     "read_dma", "write_dma", "read_router", "write_router", "read_sysctl",
+                     "write_sysctl"):
+            setattr(self, "_" + name, getattr(arm, name))
+
+    def read_cc(self, *a):
+        return self._read_cc(*a)
+
+    def write_cc(self, *a):
+        self._write_cc(*a)
+
+    def read_timer(self, *a):
+        return self._read_timer(*a)
+
+    def write_timer(self, *a):
+        self._write_timer(*a)
+
+    def read_vic(self, *a):
+        return self._read_vic(*a)
+
+    def write_vic(self, *a):
+        self._write_vic(*a)
+
+    def read_dma(self, *a):
+        return self._read_dma(*a)
+
+    def write_dma(self, *a):
+        self._write_dma(*a)
+
+    def read_router(self, *a):
+        return self._read_router(*a)
+
+    def write_router(self, *a):
+        self._write_router(*a)
+
+    def read_sysctl(self, *a):
+        return self._read_sysctl(*a)
+
+    def write_sysctl(self, *a):
+        self._write_sysctl(*a)

@@ -1,0 +1,348 @@
+"""The per-core peripherals a spin1_api / SARK application touches, at the
+offsets of spinnaker_tools' spinnaker.h: the vectored interrupt controller
+(PL190), the two timers, the DMA controller and the comms controller.
+
+Each block is a small class with ``read(offset, now)`` / ``write(offset, value,
+now)`` (``now`` is the core's virtual cycle count) and the interrupt lines it
+drives. Nothing here knows about unicorn: ``cpu.py`` maps the blocks, ``engine.py``
+gives them the chip's memory, router and fabric.
+"""
+from collections import deque
+
+# VIC interrupt sources (spinnaker.h vic_irq_e)
+SOFTWARE_INT, TIMER1_INT, TIMER2_INT = 1, 4, 5
+CC_RDY_INT, CC_TMT_INT, DMA_DONE_INT, DMA_ERR_INT = 6, 11, 12, 13
+CPU_INT, CC_TNF_INT, CC_MC_INT, CC_P2P_INT, CC_NN_INT, CC_FR_INT = 18, 23, 24, 25, 26, 27
+
+# Comms controller packet control bits (TCR / RSR)
+PKT_TYPE_SHIFT = 22          # 0 MC, 1 P2P, 2 NN, 3 FR
+PKT_PL = 1 << 17
+RX_RECEIVED = 1 << 31
+TX_FULL = 1 << 30
+RX_FIFO_DEPTH = 4096          # the router and links hold packets a busy core has not read
+MC, P2P, NN, FR = 0, 1, 2, 3
+RX_LINE = {MC: CC_MC_INT, P2P: CC_P2P_INT, NN: CC_NN_INT, FR: CC_FR_INT}
+
+MASK32 = 0xFFFFFFFF
+
+
+class Vic:
+    """PL190 with 16 vectored slots: raw = hardware lines | soft bits; a VADDR read
+    acknowledges the highest-priority vectored source and masks lower priorities
+    until a VADDR write ends its service."""
+
+    def __init__(self):
+        self.select = 0           # 1 = FIQ
+        self.enable = 0
+        self.soft = 0
+        self.lines = 0            # hardware lines, set by the core from its blocks
+        self.vect_addr = [0] * 16
+        self.vect_cntl = [0] * 16
+        self.def_addr = 0
+        self.in_service = []      # slot numbers (16 = default), innermost last
+
+    def raw(self):
+        return self.lines | self.soft
+
+    def irq_status(self):
+        return self.raw() & self.enable & ~self.select & MASK32
+
+    def fiq_status(self):
+        return self.raw() & self.enable & self.select & MASK32
+
+    def _slot_of(self, status):
+        """Highest-priority (lowest) enabled vector slot whose source is active."""
+        for i in range(16):
+            c = self.vect_cntl[i]
+            if c & 0x20 and status >> (c & 31) & 1:
+                return i
+        return 16 if status else None
+
+    def irq_pending(self):
+        status = self.irq_status()
+        if not status:
+            return False
+        slot = self._slot_of(status)
+        return not self.in_service or slot < self.in_service[-1]
+
+    def fiq_pending(self):
+        return bool(self.fiq_status())
+
+    def wake_pending(self):
+        """WFI ends on any enabled source, masked in the CPSR or not."""
+        return bool(self.raw() & self.enable)
+
+    def read(self, off):
+        if off == 0x00:
+            return self.irq_status()
+        if off == 0x04:
+            return self.fiq_status()
+        if off == 0x08:
+            return self.raw()
+        if off == 0x0C:
+            return self.select
+        if off == 0x10:
+            return self.enable
+        if off == 0x30:                      # VADDR: acknowledge
+            slot = self._slot_of(self.irq_status())
+            if slot is None:
+                return self.def_addr
+            if self.in_service and slot >= self.in_service[-1]:
+                return self.def_addr
+            if len(self.in_service) < 17:
+                self.in_service.append(slot)
+            return self.def_addr if slot == 16 else self.vect_addr[slot]
+        if off == 0x34:
+            return self.def_addr
+        if 0x100 <= off < 0x140:
+            return self.vect_addr[(off - 0x100) >> 2]
+        if 0x200 <= off < 0x240:
+            return self.vect_cntl[(off - 0x200) >> 2]
+        if off == 0xFE0:                     # peripheral id 0x90 (PL190)
+            return 0x90
+        return 0
+
+    def write(self, off, value):
+        if off == 0x0C:
+            self.select = value
+        elif off == 0x10:
+            self.enable |= value
+        elif off == 0x14:
+            self.enable &= ~value & MASK32
+        elif off == 0x18:
+            self.soft |= value
+        elif off == 0x1C:
+            self.soft &= ~value & MASK32
+        elif off == 0x30:                    # end of service
+            if self.in_service:
+                self.in_service.pop()
+        elif off == 0x34:
+            self.def_addr = value
+        elif 0x100 <= off < 0x140:
+            self.vect_addr[(off - 0x100) >> 2] = value
+        elif 0x200 <= off < 0x240:
+            self.vect_cntl[(off - 0x200) >> 2] = value
+
+
+class Timer:
+    """One SP804-style down counter on the core's virtual cycle clock. LOAD sets the
+    reload value and restarts the count; BG_LOAD sets the reload value only."""
+
+    def __init__(self):
+        self.load = 0
+        self.control = 0x20        # reset value: interrupt enabled, stopped
+        self.raw = 0
+        self.expiry = None         # cycle at which the count next reaches zero
+        self.stopped_value = 0xFFFFFFFF
+
+    @property
+    def prescale(self):
+        return (1, 16, 256, 256)[(self.control >> 2) & 3]
+
+    @property
+    def enabled(self):
+        return bool(self.control & 0x80)
+
+    def line(self):
+        return bool(self.raw and self.control & 0x20)
+
+    def count(self, now):
+        if self.expiry is None:
+            return self.stopped_value
+        return max(0, (self.expiry - now) // self.prescale) & MASK32
+
+    def _period(self):
+        return self.load if self.control & 0x40 else 0xFFFFFFFF   # periodic or free running
+
+    def advance(self, now):
+        """Raise the interrupt for every expiry up to ``now`` and reload."""
+        if self.expiry is None or self.expiry > now:
+            return
+        self.raw = 1
+        if self.control & 1:                          # one shot: stops at zero
+            self.stopped_value, self.expiry = 0, None
+            return
+        step = max(1, self._period()) * self.prescale
+        missed = (now - self.expiry) // step          # a core that slept through periods
+        self.expiry += (missed + 1) * step
+
+    def read(self, off, now):
+        if off in (0x00, 0x18):
+            return self.load
+        if off == 0x04:
+            return self.count(now)
+        if off == 0x08:
+            return self.control
+        if off == 0x10:
+            return self.raw
+        if off == 0x14:
+            return int(self.line())
+        return 0
+
+    def write(self, off, value, now):
+        if off == 0x00:
+            self.load = value
+            if self.enabled:
+                self.expiry = now + max(1, value) * self.prescale
+            else:
+                self.stopped_value = value
+        elif off == 0x08:
+            was, current = self.enabled, self.count(now)
+            self.control = value & 0xFF
+            if self.enabled and not was:
+                self.expiry = now + max(1, current) * self.prescale
+            elif was and not self.enabled:
+                self.stopped_value, self.expiry = current, None
+        elif off == 0x0C:
+            self.raw = 0
+        elif off == 0x18:
+            self.load = value
+
+
+class Timers:
+    def __init__(self):
+        self.t = (Timer(), Timer())
+
+    def read(self, off, now):
+        return self.t[(off >> 5) & 1].read(off & 0x1F, now) if off < 0x40 else 0
+
+    def write(self, off, value, now):
+        if off < 0x40:
+            self.t[(off >> 5) & 1].write(off & 0x1F, value, now)
+
+    def advance(self, now):
+        for t in self.t:
+            t.advance(now)
+
+    def next_event(self):
+        times = [t.expiry for t in self.t if t.expiry is not None and t.control & 0x20]
+        return min(times) if times else None
+
+    def lines(self):
+        return (TIMER1_INT if self.t[0].line() else 0, TIMER2_INT if self.t[1].line() else 0)
+
+
+class Dma:
+    """The DMA controller: a transfer between SDRAM (or System RAM) and the core's
+    TCM completes when its descriptor is written; the done interrupt stays raised
+    until each completed transfer has been acknowledged (CTRL bit 3)."""
+
+    def __init__(self, phys_cpu, memory, core_no):
+        self.phys_cpu = phys_cpu
+        self.memory = memory
+        self.core_no = core_no
+        self.adrs = self.adrt = self.desc = 0
+        self.gctl = 0
+        self.done = 0
+        self.errors = 0
+        self.transfers = 0
+
+    def lines(self):
+        done = DMA_DONE_INT if self.done and self.gctl & (1 << 10) else 0
+        err = DMA_ERR_INT if self.errors and self.gctl & (1 << 13) else 0
+        return done, err
+
+    def read(self, off):
+        if off == 0x04:
+            return self.adrs
+        if off == 0x08:
+            return self.adrt
+        if off == 0x0C:
+            return self.desc
+        if off == 0x14:      # STAT: physical core id in the top byte (sark_init reads it)
+            return (self.phys_cpu << 24) | (1 << 10 if self.done else 0) | (1 << 13 if self.errors else 0)
+        if off == 0x18:
+            return self.gctl
+        if 0x40 <= off < 0x60:
+            return self.transfers if off == 0x40 else 0
+        return 0
+
+    def write(self, off, value):
+        if off == 0x04:
+            self.adrs = value
+        elif off == 0x08:
+            self.adrt = value
+        elif off == 0x0C:
+            self.desc = value
+            self._transfer(value)
+        elif off == 0x10:
+            if value & 1:                      # abort
+                self.done = 0
+            if value & 8:                      # clear "transfer done"
+                self.done = max(0, self.done - 1)
+            if value & 4:                      # clear error / restart
+                self.errors = 0
+        elif off == 0x18:
+            self.gctl = value
+
+    def _transfer(self, desc):
+        length = desc & 0x1FFFF
+        write = desc >> 19 & 1                 # 1: TCM -> system memory
+        mem = self.memory
+        if length:
+            if write:
+                ok = mem.copy(self.adrt, self.adrs, length, self.core_no)
+            else:
+                ok = mem.copy(self.adrs, self.adrt, length, self.core_no)
+            if not ok:
+                self.errors += 1
+                return
+        self.transfers += 1
+        self.done += 1
+
+
+class Comms:
+    """The comms controller: TCR/TXDATA/TXKEY send a packet (through ``send``);
+    received packets wait in a FIFO read through RSR, RXDATA and RXKEY."""
+
+    def __init__(self, send):
+        self.send = send
+        self.tcr = 0
+        self.tx_data = 0
+        self.rx = deque()
+        self.dropped = 0
+
+    def lines(self):
+        if not self.rx:
+            return 0
+        return (1 << CC_RDY_INT) | (1 << RX_LINE[self.rx[0][0]])
+
+    def receive(self, kind, key, payload):
+        if len(self.rx) >= RX_FIFO_DEPTH:
+            self.dropped += 1
+            return False
+        self.rx.append((kind, key, payload))
+        return True
+
+    def read(self, off):
+        if off == 0x00:
+            return self.tcr & ~(TX_FULL | RX_RECEIVED) & MASK32
+        if off == 0x0C:
+            if not self.rx:
+                return 0
+            kind, _key, payload = self.rx[0]
+            return RX_RECEIVED | kind << PKT_TYPE_SHIFT | (PKT_PL if payload is not None else 0)
+        if off == 0x10:
+            return (self.rx[0][2] or 0) if self.rx else 0
+        if off == 0x14:
+            return self.rx.popleft()[1] if self.rx else 0
+        return 0
+
+    def write(self, off, value):
+        if off == 0x00:
+            self.tcr = value
+        elif off == 0x04:
+            self.tx_data = value
+        elif off == 0x08:
+            kind = (self.tcr >> PKT_TYPE_SHIFT) & 3
+            self.send(kind, value, self.tx_data if self.tcr & PKT_PL else None)
+        elif off == 0x0C:
+            pass                               # RSR write: clears error flags
+
+
+def lines_mask(*numbers):
+    m = 0
+    for n in numbers:
+        if n:
+            m |= 1 << n
+    return m
