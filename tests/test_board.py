@@ -233,15 +233,22 @@ def test_app_copy_run_along_parent_links(spin5):
     assert e.value.rc == RC.SUM
 
 
-def test_arm_aplx_ends_in_rte_with_a_clear_iobuf_message(spin5):
+def test_aplx_jumping_to_no_code_ends_in_rte_pabt_and_the_chip_lives_on(spin5):
+    """An APLX whose entry point is unmapped: a prefetch abort; with no SARK vectors in
+    ITCM to record it the engine writes RTE, rt_code PABT and the registers itself."""
     conn = spin5.conn
     app = 45
     aplx = struct.pack("<4I", 1, 0x400000, 0x40, 0x100) + struct.pack("<4I", 4, 0x10000, 0, 0) + bytes(256)
     conn.write(2, 2, C.SDRAM_SYS, aplx)
     conn.send(2, 2, 0, CMD.AR, ((app << 24) | (1 << 18) | (1 << 7),))
+    deadline = time.time() + 10
+    while conn.vcpu(2, 2, 7)["cpu_state"] != CPUState.RTE and time.time() < deadline:
+        time.sleep(0.05)
     v = conn.vcpu(2, 2, 7)
     assert v["cpu_state"] == CPUState.RTE and v["app_id"] == app
-    assert "ARM execution is not available" in conn.iobuf(2, 2, 7)
+    assert v["rt_code"] == C.RTECode.PABT
+    assert "RTE PABT" in conn.iobuf(2, 2, 7)
+    assert conn.vcpu(2, 2, 0)["cpu_state"] == CPUState.RUN       # the monitor answers
     assert conn.count(app, CPUState.RTE) == 1
     conn.signal(app, Signal.STOP)
     assert conn.vcpu(2, 2, 7)["cpu_state"] == CPUState.IDLE

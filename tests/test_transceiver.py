@@ -304,7 +304,7 @@ def test_wait_errors_name_the_cores(tx):
     with pytest.raises(CoreStateError) as e:
         tx.wait_for_cores({(2, 2): [7], (3, 4): [9]}, CPUState.RUN, app_id=app + 1, timeout=5)
     msg = str(e.value)
-    assert "2,2,7" in msg and "3,4,9" in msg and "UNDEF" in msg and "ARM execution is not available" in msg
+    assert "2,2,7" in msg and "3,4,9" in msg and "rt_code PABT" in msg and "RTE PABT" in msg
     assert e.value.cores[(2, 2, 7)]["state"] == "RTE"
     for a in (app, app + 1):
         tx.stop_application(a)

@@ -237,10 +237,12 @@ class ArmCore:
         sysram = self.engine.memory.sysram
         struct.pack_into("<8III", sysram, base, *regs[:8], regs[8], regs[9])
         struct.pack_into("<I", sysram, base + 40, regs[10])
+        text = "RTE %s: %s; r0-r7 %s psr 0x%08x sp 0x%08x lr 0x%08x" % (
+            RTECode(code).name, why, " ".join("%08x" % r for r in regs[:8]), regs[8], regs[9], regs[10])
+        core.io_printf("spinnaker-emu: %s (the binary's own handler could not run)\n" % text)
         core._vset("rt_code", int(code))
         core._vset("cpu_state", CPUState.RTE)
-        self.engine.core_log(self, "RTE %s: %s; r0-r7 %s psr 0x%08x sp 0x%08x lr 0x%08x" % (
-            RTECode(code).name, why, " ".join("%08x" % r for r in regs[:8]), regs[8], regs[9], regs[10]))
+        self.engine.core_log(self, text)
         self.halted = True
 
 
