@@ -28,14 +28,7 @@ _stop = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)(
 
 
 def _compile():
-    from numba import cfunc, types, carray
-
-    @cfunc(types.void(types.voidptr, types.uint64, types.uint32, types.voidptr))
-    def block_hook(uc, address, size, user):
-        st = carray(user, 2, dtype=np.int64)
-        st[0] += size >> 1
-        if st[0] >= st[1]:
-            _stop(uc)
+    from .block_hook import block_hook
     return block_hook
 
 
