@@ -34,7 +34,9 @@ import struct
 
 # ---------------------------------------------------------------- find_aplx
 
-#: The sPyNNaker 1!7.4.1 acceptance venv: the last place find_aplx looks.
+#: The acceptance venvs find_aplx falls back on, last: rig's (test.aplx) and
+#: sPyNNaker 1!7.4.1's (the FEC and neuron binaries).
+RIG_VENV = "/root/.cache/spinnaker-emu-acceptance/venv"
 SPYNNAKER_VENV = "/root/.cache/spinnaker-emu-acceptance/venv-spynnaker"
 
 # (top-level package, binaries directory inside it), searched in this order
@@ -65,10 +67,12 @@ def aplx_search_path():
         dirs += [os.path.join(d, *sub) for d in _package_dirs(package)]
     dirs += [d for d in os.environ.get(
         "SPINNAKER_EMU_APLX_PATH", "").split(os.pathsep) if d]
-    for site in sorted(glob.glob(os.path.join(
-            SPYNNAKER_VENV, "lib", "python3*", "site-packages"))):
-        for package, sub in _PACKAGE_BINARIES[1:]:
-            dirs.append(os.path.join(site, package, *sub))
+    for venv, packages in ((RIG_VENV, _PACKAGE_BINARIES[:1]),
+                           (SPYNNAKER_VENV, _PACKAGE_BINARIES[1:])):
+        for site in sorted(glob.glob(os.path.join(
+                venv, "lib", "python3*", "site-packages"))):
+            for package, sub in packages:
+                dirs.append(os.path.join(site, package, *sub))
     return dirs
 
 
@@ -90,10 +94,11 @@ def require_aplx(name):
     path = find_aplx(name)
     if path is None:
         import pytest
-        pytest.skip("%s not found: install sPyNNaker/SpiNNFrontEndCommon "
-                    "1!7.4.1 or list its directory in "
-                    "SPINNAKER_EMU_APLX_PATH (searched %s)"
-                    % (name, os.pathsep.join(aplx_search_path())))
+        searched = os.pathsep.join(aplx_search_path()) or "no candidate directory"
+        pytest.skip("%s not found: install rig (test.aplx) or "
+                    "sPyNNaker/SpiNNFrontEndCommon 1!7.4.1 (the FEC and neuron "
+                    "binaries), or list its directory in SPINNAKER_EMU_APLX_PATH "
+                    "(searched %s)" % (name, searched))
     return path
 
 

@@ -205,7 +205,7 @@ class Scheduler:
         except Exception:
             log("chip %s: scheduler error:\n%s" % (self.chip.xy, traceback.format_exc()))
         finally:
-            self._flush_counters()
+            self.flush_counters()
             for key in [k for k in self.markers if k[0] == eid]:
                 del self.markers[key]
             self.left.pop(eid, None)
@@ -256,7 +256,7 @@ class Scheduler:
                     core.pause_simulation()
             self._route(eid, self.step, leaving=not self.ticking(), realtime=bool(scale))
             if self.step % COUNTER_FLUSH_STEPS == COUNTER_FLUSH_STEPS - 1:
-                self._flush_counters()
+                self.flush_counters()
             self.step += 1
 
     def _take(self, p, eid, step):
@@ -339,7 +339,7 @@ class Scheduler:
 
     def _count(self, xy, local, remote, index):
         """One packet through router ``xy``: this chip's counters directly, another
-        chip's gathered here and sent to it later (_flush_counters)."""
+        chip's gathered here and sent to it later (flush_counters)."""
         if xy == self.chip.xy:
             local[index] += 1
         else:
@@ -382,7 +382,7 @@ class Scheduler:
         for link, n in links.items():
             r.link_packets[link] += n
 
-    def _flush_counters(self):
+    def flush_counters(self):
         for xy in set(self.remote_diag) | set(self.remote_links):
             self.proc.send(xy, "rtr_stats", self.remote_diag.pop(xy, {}), self.remote_links.pop(xy, {}))
 

@@ -207,5 +207,7 @@ class ArmCpu:
         return int(self.state[cycles.COUNT])
 
     def stop(self):
-        """End the current slice after this instruction (from an MMIO callback)."""
-        self.uc.emu_stop()
+        """End the current slice at the next block (from an MMIO callback). Not
+        uc.emu_stop(): called inside a store's MMIO callback it leaves PC on the store,
+        which then runs again on the next slice, forever."""
+        self.state[cycles.BUDGET] = 0

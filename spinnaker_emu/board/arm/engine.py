@@ -36,6 +36,7 @@ from . import peripherals as P
 QUANTUM = 4000                 # cycles (20 us) between exchanges of packets and messages
 MASKED_STEP = 24               # cycles run while a pending interrupt waits for the CPSR to allow it
 WALL_SLICE = 0.005             # seconds of work before the event loop gets a turn
+COUNTER_FLUSH_S = 0.01        # other chips' router counters go to them at most every 10 ms
 MAX_FAULTS = 4                 # exception entries without progress before the engine gives up
 SIGNAL_SHM = {Signal.START, Signal.PAUSE, Signal.CONT, Signal.EXIT, Signal.TIMER,
               Signal.USR0, Signal.USR1, Signal.USR2, Signal.USR3}
@@ -289,6 +290,7 @@ class ArmEngine:
         self._wake = None
         self.pace = pace_from_env()
         self.wall0 = None
+        self.last_flush = 0.0
         self.stats = {"slices": 0, "quanta": 0}
 
     # ------------------------------------------------------------ logging
@@ -330,6 +332,7 @@ class ArmEngine:
         arm = self.cores.pop(core.p, None)
         if arm is not None:
             arm.halted = True
+            self.chip.scheduler.flush_counters()
         if getattr(core, "arm", None) is not None:
             core.arm = None
 
@@ -491,6 +494,7 @@ class ArmEngine:
         while self.cores:
             if not self.has_work():
                 self.wall0 = None               # idle time is not owed to anyone
+                self.chip.scheduler.flush_counters()
                 self._wake.clear()
                 await self._wake.wait()
                 continue
@@ -534,6 +538,12 @@ class ArmEngine:
             if self.outbox:
                 self._route_packets()
         self.now = horizon
+        sched = self.chip.scheduler
+        if sched.remote_diag or sched.remote_links:
+            t = time.perf_counter()
+            if t - self.last_flush > COUNTER_FLUSH_S:
+                self.last_flush = t
+                sched.flush_counters()       # other routers' counters for packets sent here
         if self.monitor_irq:
             self._service_monitor()
         for arm in cores:

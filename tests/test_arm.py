@@ -1,0 +1,442 @@
+"""REAL SpiNNaker binaries (.aplx) on emulated ARM968 cores, on real emulated
+boards (conftest) driven over real UDP: rig's test.aplx (SARK 3.0.0) and
+SpiNNFrontEndCommon / sPyNNaker 1!7.4.1 binaries (SARK 4.0.0). Every test
+skips, naming the binary and the places searched, when a binary is missing
+(tests/arm_binaries.py find_aplx / require_aplx).
+
+All boards are SpiNN-3 (4 chips: (0,0) E-> (1,0) N-> (1,1), (0,0) N-> (0,1));
+virtual time is paced to the wall clock (the engine's default).
+"""
+import csv
+import os
+import socket
+import struct
+import time
+
+import pytest
+
+import arm_binaries as AB
+from conftest import Board
+from spinnaker_emu.apps.image import AppImage
+from spinnaker_emu.board.router import DIAG_LOC_MC, DIAG_EXT_MC, DIAG_DUMP_MC
+from spinnaker_emu.host.transceiver import Transceiver, route_word
+from spinnaker_emu.protocol import constants as C
+from spinnaker_emu.protocol.constants import CPUState, Signal, RTECode, SCPCommand as CMD, RC
+from spinnaker_emu.protocol.structs import unpack_version
+
+RIG_TEST = "test.aplx"
+IF_CURR_EXP = "IF_curr_exp.aplx"
+
+DTCM_TOP = C.DTCM_BASE + 0x10000
+MODE_SVC, MODE_SYS = 0x13, 0x1F
+ENGINE_RTE_MARK = "spinnaker-emu:"      # what the engine's own fallback RTE prints (engine.py rte())
+
+# ---------------------------------------------------------------- helpers
+def aplx(name):
+    with open(AB.require_aplx(name), "rb") as f:
+        return f.read()
+
+
+@pytest.fixture
+def spin3_tx(make_board):
+    """A booted SpiNN-3 board and a Transceiver on it: spin3_tx("3.1.0") or spin3_tx()."""
+    made = []
+
+    def make(scamp_version=None):
+        b = make_board(version=3, boot=False)
+        kw = {"scamp_version": scamp_version} if scamp_version else {}
+        tx = Transceiver(b.ip, version=3, **kw)
+        made.append(tx)
+        return b, tx
+    yield make
+    for tx in made:
+        tx.close()
+
+
+def sdram_slot(tx, x, y, p):
+    """Where test.aplx (and the emulated "test" kernel) writes (x<<24)|(y<<16)|p."""
+    return tx.sv_value(x, y, "sdram_base") + 4 * p
+
+
+def xyp_word(x, y, p):
+    return (x << 24) | (y << 16) | p
+
+
+def cores_of(cores_by_chip):
+    return [(x, y, p) for (x, y), ps in sorted(cores_by_chip.items()) for p in ps]
+
+
+def start_emulated_test(tx, x, y, p, app_id):
+    """The emulator's own "test" kernel (what rig's test.aplx does, in Python) on one core."""
+    tx.write_word(x, y, sdram_slot(tx, x, y, p), 0)
+    tx.execute_flood({(x, y): [p]}, AppImage("test", "emu_test").pack(), app_id)
+    tx.wait_for_cores({(x, y): [p]}, CPUState.RUN, app_id=app_id, timeout=5)
+    assert tx.read_word(x, y, sdram_slot(tx, x, y, p)) == xyp_word(x, y, p)
+
+
+def scratch(tx, x, y):
+    """64 bytes of SDRAM for assert_monitor_works, allocated up front: the "test"
+    binaries write their word at sv->sdram_base + 4p, which (SpiNNMan's boot
+    values: sdram_heap = 0) is where the SDRAM heap starts, on hardware too, so
+    no SDRAM is allocated on a chip once one of them ran there."""
+    return tx.malloc_sdram(x, y, 64, app_id=99)
+
+
+def assert_monitor_works(tx, x, y, addr):
+    ver = tx.conn.version(x, y, 0)
+    assert ver["name"] == "SC&MP/SpiNNaker" and (ver["x"], ver["y"]) == (x, y)
+    data = os.urandom(64)
+    tx.write_memory(x, y, addr, data)
+    assert tx.read_memory(x, y, addr, 64) == data
+
+
+def assert_sark_dumped(v, rt_code, modes):
+    """vcpu_t as SARK's own RTE path leaves it: rt_code, cpu_state RTE, and the
+    registers it saved (sp in DTCM, a return address, the mode of the failing code)."""
+    assert v["cpu_state"] == CPUState.RTE
+    assert v["rt_code"] == rt_code, RTECode(v["rt_code"]).name
+    assert C.DTCM_BASE < v["sp"] <= DTCM_TOP, hex(v["sp"])
+    assert v["lr"] != 0
+    assert v["psr"] & 0x1F in modes, hex(v["psr"])
+
+
+def decode_iobuf(text, aplx_name):
+    """sPyNNaker 7.x logs "id\\x1earg..." lines; the .dict shipped beside the
+    .aplx maps ids to "preface", "format". [(preface + format, args)] or None
+    when there is no .dict."""
+    path = AB.find_aplx(aplx_name)[:-len(".aplx")] + ".dict"
+    if not os.path.isfile(path):
+        return None
+    with open(path, newline="") as f:
+        table = {row[0]: row[1] + row[2] for row in csv.reader(f) if len(row) >= 3}
+    out = []
+    for line in text.split("\n"):                # not splitlines(): it splits at \x1e too
+        fields = line.split("\x1e")
+        if fields[0] in table:
+            out.append((table[fields[0]], fields[1:]))
+    return out
+
+
+# ------------------------------------------------- 1. rig test.aplx, SC&MP 3.1.0
+def test_rig_test_aplx_waits_starts_runs_and_stops_on_scamp_3(spin3_tx):
+    aplx_bytes = aplx(RIG_TEST)
+    _b, tx = spin3_tx("3.1.0")
+    assert tx.scamp_version == "3.1.0"
+    cores = {(0, 0): [1, 2], (1, 1): [3]}
+    for (x, y, p) in cores_of(cores):
+        tx.write_word(x, y, sdram_slot(tx, x, y, p), 0)
+
+    tx.execute_flood(cores, aplx_bytes, 30, wait=True)
+    tx.wait_for_cores(cores, CPUState.WAIT, app_id=30, timeout=5)
+    states = tx.get_core_states([(0, 0), (1, 1)])
+    assert {c for c, s in states.items() if s == CPUState.WAIT} == set(cores_of(cores))
+    for (x, y, p) in cores_of(cores):
+        v = tx.get_cpu_info(x, y, p)
+        assert v["app_name"] == "test" and v["app_id"] == 30
+        assert tx.read_word(x, y, sdram_slot(tx, x, y, p)) == 0      # c_main has not run yet
+
+    tx.send_signal(30, Signal.START)
+    tx.wait_for_cores(cores, CPUState.RUN, app_id=30, timeout=5)
+    iobufs = tx.get_iobuf(cores_of(cores))
+    for (x, y, p) in cores_of(cores):
+        assert tx.read_word(x, y, sdram_slot(tx, x, y, p)) == xyp_word(x, y, p)
+        assert iobufs[(x, y, p)].startswith("Rig test APLX started on %d, %d, %d." % (x, y, p))
+
+    tx.send_signal(30, Signal.STOP)
+    tx.wait_for_cores(cores, CPUState.IDLE, timeout=5)
+    assert tx.count_state(30, CPUState.RUN) == 0
+
+    # the same cores take the binary again (no wait flag: straight to c_main)
+    for (x, y, p) in cores_of(cores):
+        tx.write_word(x, y, sdram_slot(tx, x, y, p), 0)
+    tx.execute_flood(cores, aplx_bytes, 31)
+    tx.wait_for_cores(cores, CPUState.RUN, app_id=31, timeout=5)
+    for (x, y, p) in cores_of(cores):
+        assert tx.read_word(x, y, sdram_slot(tx, x, y, p)) == xyp_word(x, y, p)
+    tx.send_signal(31, Signal.STOP)
+    tx.wait_for_cores(cores, CPUState.IDLE, timeout=5)
+
+
+# ------------------------------------------ 2. the same binary, SC&MP 4.0.0
+def test_sark_3_refuses_to_run_under_scamp_4_with_rte_version(spin3_tx):
+    aplx_bytes = aplx(RIG_TEST)
+    _b, tx = spin3_tx()
+    assert tx.scamp_version == C.DEFAULT_SCAMP_VERSION == "4.0.0"
+    assert RTECode(20) is RTECode.VERSION               # SARK's RTE_VER
+    cores = {(0, 1): [4], (1, 0): [5]}
+    spare = {xy: scratch(tx, *xy) for xy in cores}
+    for (x, y, p) in cores_of(cores):
+        tx.write_word(x, y, sdram_slot(tx, x, y, p), 0)
+
+    tx.execute_flood(cores, aplx_bytes, 30, wait=True)
+    tx.wait_for_cores(cores, CPUState.RTE, timeout=5)   # never reaches WAIT
+    iobufs = tx.get_iobuf(cores_of(cores))
+    for (x, y, p) in cores_of(cores):
+        v = tx.get_cpu_info(x, y, p)
+        assert v["app_name"] == "test" and v["app_id"] == 30
+        assert_sark_dumped(v, RTECode.VERSION, (MODE_SVC, MODE_SYS))
+        assert v["r"][0] == RTECode.VERSION              # rt_error(RTE_VER, ...) as SARK calls it
+        assert ENGINE_RTE_MARK not in iobufs[(x, y, p)]  # SARK's own check, not the engine's
+        assert tx.read_word(x, y, sdram_slot(tx, x, y, p)) == 0     # c_main never ran
+
+    # the monitors and the other cores of those chips keep working
+    for xy in cores:
+        assert_monitor_works(tx, xy[0], xy[1], spare[xy])
+    start_emulated_test(tx, 0, 1, 5, app_id=32)
+    start_emulated_test(tx, 1, 0, 6, app_id=32)
+    assert tx.get_core_states([(0, 1)])[(0, 1, 4)] == CPUState.RTE
+
+    # STOP frees the failed cores, which then run something else
+    tx.send_signal(30, Signal.STOP)
+    tx.wait_for_cores(cores, CPUState.IDLE, timeout=5)
+    start_emulated_test(tx, 0, 1, 4, app_id=33)
+    assert tx.get_core_states([(0, 1)])[(0, 1, 5)] == CPUState.RUN
+    for app in (32, 33):
+        tx.send_signal(app, Signal.STOP)
+
+
+# --------------------------------------- 3. SCP to SARK on an application core
+def test_scp_to_an_application_core_is_answered_by_sark_on_that_core(spin3_tx):
+    aplx_bytes = aplx(RIG_TEST)
+    _b, tx = spin3_tx("3.1.0")
+    x, y, p = 1, 0, 2
+    tx.execute_flood({(x, y): [p]}, aplx_bytes, 30)
+    tx.wait_for_cores({(x, y): [p]}, CPUState.RUN, app_id=30, timeout=5)
+    conn = tx.conn
+
+    # CMD_VER: sark_cmd_ver (sark_base.c), answered through the SHM mailbox
+    rc, payload, hdr = conn.send(x, y, p, CMD.VER)
+    assert rc == RC.OK
+    assert (hdr.srce_x, hdr.srce_y, hdr.srce_cpu, hdr.srce_port) == (x, y, p, 0)
+    arg1, arg2, _date = struct.unpack_from("<3I", payload)
+    assert arg1 == (((x << 8) | y) << 16) | (p << 8) | p    # p2p_addr << 16 | phys << 8 | virt
+    assert arg2 == 0xFFFF0000 + C.SDP_BUF_SIZE
+    ver = unpack_version(payload)
+    assert ver["name"] == "SARK/SpiNNaker"
+    sw_ver = tx.get_cpu_info(x, y, p)["sw_ver"]             # SARK's own version, in vcpu_t
+    assert ver["version"] == "%d.%d.%d" % (sw_ver >> 16, (sw_ver >> 8) & 0xFF, sw_ver & 0xFF)
+    mon = conn.version(x, y, 0)                             # the monitor is somebody else
+    assert (mon["name"], mon["version"]) == ("SC&MP/SpiNNaker", "3.1.0")
+
+    # CMD_READ through SARK == the emulator's own view of that core's DTCM (bulk channel,
+    # which reads core p's TCM directly, not through SARK)
+    assert tx.bulk is not None
+    sark_view = conn.send(x, y, p, CMD.READ, (C.DTCM_BASE, 256, 2))[1]
+    direct = bytes(tx.bulk.read([(x, y, p, C.DTCM_BASE, 256)])[0])
+    assert sark_view == direct and any(direct)
+    # both ways, in free DTCM heap: SARK writes, the engine sees it; and back
+    free_dtcm = C.DTCM_BASE + 0x8000
+    pattern = bytes((7 * i + 3) & 0xFF for i in range(64))
+    conn.send(x, y, p, CMD.WRITE, (free_dtcm, 64, 2), pattern)
+    assert bytes(tx.bulk.read([(x, y, p, free_dtcm, 64)])[0]) == pattern
+    tx.bulk.write([(x, y, p, free_dtcm + 256, pattern[::-1])])
+    assert conn.send(x, y, p, CMD.READ, (free_dtcm + 256, 64, 2))[1] == pattern[::-1]
+    # sark_cmd_read's own argument check: more than SDP_BUF_SIZE bytes is RC_ARG
+    rc, _pl, _h = conn.send(x, y, p, CMD.READ, (C.DTCM_BASE, C.SDP_BUF_SIZE + 4, 2), check=False)
+    assert rc == RC.ARG
+    assert tx.get_core_states([(x, y)])[(x, y, p)] == CPUState.RUN
+    tx.send_signal(30, Signal.STOP)
+
+
+# ----------------------------- 4. FEC 7.4.1: multicast across chips, SDP in/out
+APP = 30
+RIP = (0, 0, 1)                 # reverse_iptag_multicast_source
+LPG = (1, 1, 1)                 # live_packet_gather, two hops away through (1, 0)
+LPG_TAG = 1
+KEY_BASE, KEY_MASK = 0x12340000, 0xFFFFFF00
+KEYS = [KEY_BASE | i for i in (0, 1, 2, 3, 5, 8, 13, 21, 34, 55)]
+ROUTES = {(0, 0): route_word(links=[0]),        # E to (1, 0)
+          (1, 0): route_word(links=[2]),        # N to (1, 1)
+          (1, 1): route_word(cores=[LPG[2]])}
+
+
+def _sim_command(sock, pkt, seq, timeout=1.0, tries=3):
+    """Send a simulation-control SCP to port 3 and wait for its reply:
+    (cmd_rc, seq, SDP header bytes), or None if none came."""
+    for _ in range(tries):
+        sock.send(pkt)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            sock.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                data = sock.recv(1024)
+            except socket.timeout:
+                break
+            rc, rseq = struct.unpack_from("<2H", data, 10)
+            if rseq == seq:
+                return rc, rseq, data[2:10]
+    return None
+
+
+def _run_fec_live_io(tx, board_ip, out):
+    """The whole FEC start protocol (docs/notes/fec_binaries.md), recording what
+    happened in ``out`` as it goes (so a failure late on still leaves the rest)."""
+    listener = tx.listen(LPG_TAG, strip=True)
+    ctl = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    ctl.connect((board_ip, C.SCP_PORT))
+    try:
+        for (x, y, p), regions in ((RIP, AB.riptmcs_regions()),
+                                   (LPG, AB.lpg_regions(LPG_TAG, 0, 0))):
+            base = tx.malloc_sdram(x, y, AB.ds_size(regions), APP,
+                                   tag=AB.CORE_DATA_SDRAM_TAG_BASE + p)
+            tx.write_memory(x, y, base, AB.ds_image(base, regions))
+            tx.write_user(x, y, p, 0, base)
+        for (x, y), route in ROUTES.items():
+            tx.load_routes(x, y, [(KEY_BASE, KEY_MASK, route)], APP)
+            tx.write_word(x, y, C.ROUTER_BASE + C.RTR_DIAG_CLEAR, 0xFFFF)
+        for (x, y, p), name in ((RIP, AB.RIPTMCS_BINARY), (LPG, AB.LPG_BINARY)):
+            tx.execute_flood({(x, y): [p]}, aplx(name), APP, wait=True)
+        cores = [RIP, LPG]
+        tx.wait_for_cores(cores, CPUState.WAIT, app_id=APP, timeout=5)
+        tx.send_signal(APP, Signal.START)
+        tx.wait_for_cores(cores, CPUState.PAUSE, app_id=APP, timeout=5)
+        out["paused"] = True
+        for seq, core in enumerate(cores, 1):
+            out.setdefault("runtime_replies", {})[core] = _sim_command(
+                ctl, AB.cmd_runtime(*core, 0, infinite=True, seq=seq), seq)
+        tx.wait_for_cores(cores, CPUState.SYNC0, app_id=APP, timeout=3)
+        tx.send_signal(APP, Signal.SYNC0)
+        tx.wait_for_cores(cores, CPUState.RUN, app_id=APP, timeout=3)
+        out["running"] = True
+        ctl.send(AB.riptmcs_inject(*RIP, KEYS))
+        got, deadline = [], time.monotonic() + 5
+        while len(got) < len(KEYS) and time.monotonic() < deadline:
+            data = listener.receive(0.25)
+            if data is not None:
+                got += AB.parse_lpg_datagram(data)
+        out["keys"] = got
+        out["tag_count"] = tx.get_tags()[LPG_TAG]["count"]
+        tx.send_signal(APP, Signal.STOP)
+        tx.wait_for_cores(cores, CPUState.IDLE, timeout=5)
+        out["stopped"] = True
+    finally:
+        ctl.close()
+        listener.close()
+        try:
+            # counters are gathered whatever happened, after the run (or its failure)
+            time.sleep(0.3)
+            out["diag"] = {xy: struct.unpack("<16I", tx.read_memory(
+                xy[0], xy[1], C.ROUTER_BASE + C.RTR_DIAG_COUNTERS, 64)) for xy in ROUTES}
+        except Exception as e:                               # reported by the tests
+            out.setdefault("error", e)
+
+
+@pytest.fixture(scope="module")
+def fec_live_io():
+    """One run of RIPTMCS (0,0,1) -> (1,0) -> LPG (1,1,1) -> IP tag -> host,
+    shared by the tests below: {paused, runtime_replies, running, keys,
+    tag_count, stopped, diag, error}."""
+    for name in (AB.RIPTMCS_BINARY, AB.LPG_BINARY):
+        AB.require_aplx(name)
+    b = Board(3, boot=False)
+    out = {}
+    try:
+        with Transceiver(b.ip, version=3) as tx:
+            try:
+                _run_fec_live_io(tx, b.ip, out)
+            except Exception as e:
+                out["error"] = e
+        yield out
+    finally:
+        b.stop()
+
+
+def _need(out, *keys):
+    missing = [k for k in keys if k not in out]
+    if missing:
+        raise AssertionError("FEC run did not get to %s: %r (runtime replies %r)"
+                             % ("/".join(missing), out.get("error"), out.get("runtime_replies")))
+
+
+def test_fec_binaries_reach_pause_after_start(fec_live_io):
+    """simulation_run -> spin1_start_paused: PAUSE, before any CMD_RUNTIME."""
+    assert fec_live_io.get("paused"), fec_live_io.get("error")
+
+
+def test_fec_cmd_runtime_is_acknowledged_by_both_cores(fec_live_io):
+    _need(fec_live_io, "runtime_replies")
+    replies = fec_live_io["runtime_replies"]
+    for seq, core in enumerate((RIP, LPG), 1):
+        assert replies.get(core) is not None, "no CMD_RUNTIME reply from %s" % (core,)
+        rc, rseq, hdr = replies[core]
+        assert (rc, rseq) == (RC.OK, seq)
+        assert hdr[3] == (AB.CONTROL_SDP_PORT << 5) | core[2]          # srce port 3, core p
+        assert (hdr[7], hdr[6]) == core[:2]                             # srce_x, srce_y
+    _need(fec_live_io, "running")
+
+
+def test_fec_keys_injected_as_eieio_come_back_through_the_lpg_ip_tag(fec_live_io):
+    _need(fec_live_io, "keys")
+    assert sorted(fec_live_io["keys"]) == sorted(KEYS)
+    assert fec_live_io["tag_count"] >= 1
+    _need(fec_live_io, "stopped")
+
+
+def test_fec_multicast_counted_by_the_source_router(fec_live_io):
+    _need(fec_live_io, "keys", "diag")
+    diag = fec_live_io["diag"]
+    assert diag[(0, 0)][DIAG_LOC_MC] == len(KEYS), diag
+    assert diag[(0, 0)][DIAG_DUMP_MC] == 0, diag
+
+
+def test_fec_multicast_counted_by_every_router_on_the_path(fec_live_io):
+    _need(fec_live_io, "keys", "diag")
+    diag = fec_live_io["diag"]
+    assert diag[(1, 0)][DIAG_EXT_MC] == len(KEYS), diag       # in from (0,0), out N
+    assert diag[(1, 1)][DIAG_EXT_MC] == len(KEYS), diag       # in from (1,0), to core 1
+    assert all(diag[xy][DIAG_DUMP_MC] == 0 for xy in ROUTES), diag
+
+
+# ------------------------------ 5. RTE from a real binary's own error handling
+def test_spynnaker_binary_without_its_data_ends_in_rte_from_its_own_handlers(spin3_tx):
+    """IF_curr_exp (sPyNNaker 7.4.1) on two cores of chip (0,1):
+    core 2's user0 points at a zeroed block: data_specification_read_header
+    logs "Magic number is incorrect" and c_main calls rt_error(RTE_API);
+    core 3's user0 is 0: data_specification_get_data_address walks a region
+    table read from address 0 (ITCM: the vector table) and takes a data abort
+    in its checksum loop, recorded by SARK's abort handler (RTE_DABT).
+    A neighbouring core and the monitor are unaffected; the cores are reusable."""
+    aplx_bytes = aplx(IF_CURR_EXP)
+    _b, tx = spin3_tx()
+    x, y = 0, 1
+    spare = scratch(tx, x, y)
+    block = tx.malloc_sdram(x, y, 4096, 40, tag=AB.CORE_DATA_SDRAM_TAG_BASE + 2)
+    start_emulated_test(tx, x, y, 4, app_id=41)               # the neighbour, running
+    tx.write_memory(x, y, block, bytes(4096))
+    tx.write_user(x, y, 2, 0, block)
+    tx.write_user(x, y, 3, 0, 0)
+
+    tx.execute_flood({(x, y): [2, 3]}, aplx_bytes, 40, wait=True)
+    tx.wait_for_cores({(x, y): [2, 3]}, CPUState.WAIT, app_id=40, timeout=5)   # SARK 4 is accepted
+    tx.send_signal(40, Signal.START)
+    tx.wait_for_cores({(x, y): [2, 3]}, CPUState.RTE, timeout=5)
+    iobufs = tx.get_iobuf([(x, y, 2), (x, y, 3)])
+
+    bad_magic = tx.get_cpu_info(x, y, 2)
+    assert bad_magic["app_name"] == "IF_curr_exp"
+    assert_sark_dumped(bad_magic, RTECode.API, (MODE_SVC, MODE_SYS))
+    assert bad_magic["r"][0] == RTECode.API                   # rt_error(RTE_API)
+    text = iobufs[(x, y, 2)]
+    assert text.strip() and ENGINE_RTE_MARK not in text       # the binary's own log
+    decoded = decode_iobuf(text, IF_CURR_EXP)
+    if decoded is not None:                                   # numeric log ids: use the .dict
+        assert any("Magic number is incorrect" in fmt and args == ["00000000"]
+                   for fmt, args in decoded), decoded
+
+    aborted = tx.get_cpu_info(x, y, 3)
+    assert_sark_dumped(aborted, RTECode.DABT, (MODE_SVC, MODE_SYS))
+    assert ENGINE_RTE_MARK not in iobufs[(x, y, 3)]           # SARK's handler, not the engine's
+
+    # the monitor, the neighbour and the rest of the chip are fine
+    assert_monitor_works(tx, x, y, spare)
+    states = tx.get_core_states([(x, y)])
+    assert states[(x, y, 4)] == CPUState.RUN
+    assert tx.read_word(x, y, sdram_slot(tx, x, y, 4)) == xyp_word(x, y, 4)
+    start_emulated_test(tx, x, y, 5, app_id=42)
+
+    tx.send_signal(40, Signal.STOP)
+    tx.wait_for_cores({(x, y): [2, 3]}, CPUState.IDLE, timeout=5)
+    start_emulated_test(tx, x, y, 2, app_id=43)
+    assert tx.get_core_states([(x, y)])[(x, y, 4)] == CPUState.RUN
+    for app in (41, 42, 43):
+        tx.send_signal(app, Signal.STOP)
