@@ -17,8 +17,11 @@ CPU_INT, CC_TNF_INT, CC_MC_INT, CC_P2P_INT, CC_NN_INT, CC_FR_INT = 18, 23, 24, 2
 # Comms controller packet control bits (TCR / RSR)
 PKT_TYPE_SHIFT = 22          # 0 MC, 1 P2P, 2 NN, 3 FR
 PKT_PL = 1 << 17
-RX_RECEIVED = 1 << 31
+RX_RECEIVED = 1 << 31          # RSR: a packet waits
+TX_EMPTY = 1 << 31             # TCR: the transmit buffer is empty (sPyNNaker's send_mc waits for it)
 TX_FULL = 1 << 30
+TX_NOT_FULL = 1 << 28          # TCR: room for another packet (sPyNNaker's wait_for_cc)
+TX_STATUS = TX_EMPTY | TX_FULL | 1 << 29 | TX_NOT_FULL
 RX_FIFO_DEPTH = 4096          # the router and links hold packets a busy core has not read
 MC, P2P, NN, FR = 0, 1, 2, 3
 RX_LINE = {MC: CC_MC_INT, P2P: CC_P2P_INT, NN: CC_NN_INT, FR: CC_FR_INT}
@@ -315,8 +318,8 @@ class Comms:
         return True
 
     def read(self, off):
-        if off == 0x00:
-            return self.tcr & ~(TX_FULL | RX_RECEIVED) & MASK32
+        if off == 0x00:          # a sent packet leaves at once: never full, always empty
+            return (self.tcr & ~TX_STATUS | TX_EMPTY | TX_NOT_FULL) & MASK32
         if off == 0x0C:
             if not self.rx:
                 return 0
