@@ -562,46 +562,16 @@ class ArmEngine:
 
 
 class _Devices:
-    """The MMIO callbacks of a CPU, bound to whichever ArmCore uses it now."""
+    """The MMIO callbacks of a CPU, bound to whichever ArmCore uses it now: the
+    CPU maps ``devices.read_cc`` etc. once; ``bind`` points them at a new core."""
+
+    NAMES = ("read_cc", "write_cc", "read_timer", "write_timer", "read_vic", "write_vic",
+             "read_dma", "write_dma", "read_router", "write_router", "read_sysctl", "write_sysctl")
+
+    def __init__(self):
+        self.arm = None
+        for name in self.NAMES:
+            setattr(self, name, lambda *a, name=name: getattr(self.arm, name)(*a))
 
     def bind(self, arm):
-        for name in ("read_cc", "write_cc", "read_timer", "write_timer", "read_vic", "write_vic",
-                     "read_dma", "write_dma", "read_router", "write_router", "read_sysctl",
-                     "write_sysctl"):
-            setattr(self, "_" + name, getattr(arm, name))
-
-    def read_cc(self, *a):
-        return self._read_cc(*a)
-
-    def write_cc(self, *a):
-        self._write_cc(*a)
-
-    def read_timer(self, *a):
-        return self._read_timer(*a)
-
-    def write_timer(self, *a):
-        self._write_timer(*a)
-
-    def read_vic(self, *a):
-        return self._read_vic(*a)
-
-    def write_vic(self, *a):
-        self._write_vic(*a)
-
-    def read_dma(self, *a):
-        return self._read_dma(*a)
-
-    def write_dma(self, *a):
-        self._write_dma(*a)
-
-    def read_router(self, *a):
-        return self._read_router(*a)
-
-    def write_router(self, *a):
-        self._write_router(*a)
-
-    def read_sysctl(self, *a):
-        return self._read_sysctl(*a)
-
-    def write_sysctl(self, *a):
-        self._write_sysctl(*a)
+        self.arm = arm
