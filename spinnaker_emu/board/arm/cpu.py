@@ -7,10 +7,12 @@ by hand (unicorn has no interrupt controller).
 A slice runs until its cycle budget is spent (cycles.py) or the core executes
 WFI (``mcr p15, 0, rX, c7, c0, 4``), which unicorn reports by returning early.
 """
+import ctypes
 import struct
 
 from unicorn import Uc, UcError, UC_ARCH_ARM, UC_MODE_ARM, UC_PROT_ALL, UC_HOOK_INTR
 from unicorn import unicorn_const as UCC
+from unicorn.unicorn_py3.unicorn import uclib
 from unicorn.arm_const import (UC_CPU_ARM_946, UC_ARM_REG_PC, UC_ARM_REG_CPSR, UC_ARM_REG_SPSR,
                                UC_ARM_REG_LR, UC_ARM_REG_SP, UC_ARM_REG_R0)
 
@@ -77,6 +79,14 @@ class ArmCpu:
         for base, name in UNMODELLED:
             self._mmio((base,), UNMODELLED_SIZE, self._unmodelled_read(base, name),
                        self._unmodelled_write(base, name))
+        # Registers are read and written several times per slice: straight through
+        # the C API with one reusable buffer (the binding's generic path costs ~5 us)
+        self._uch = uc._uch
+        self._rbuf = ctypes.c_uint32()
+        self._rref = ctypes.byref(self._rbuf)
+        self._wbuf = ctypes.c_uint32()
+        self._wref = ctypes.byref(self._wbuf)
+        self._word = ctypes.create_string_buffer(4)
         self.state = cycles.new_state()
         cycles.install(uc, self.state)
         self.interrupt = None
@@ -123,18 +133,20 @@ class ArmCpu:
 
     # ------------------------------------------------------------ registers
     def reg(self, r):
-        return self.uc.reg_read(r)
+        uclib.uc_reg_read(self._uch, r, self._rref)
+        return self._rbuf.value
 
     def set_reg(self, r, v):
-        self.uc.reg_write(r, v & 0xFFFFFFFF)
+        self._wbuf.value = v & 0xFFFFFFFF
+        uclib.uc_reg_write(self._uch, r, self._wref)
 
     @property
     def pc(self):
-        return self.uc.reg_read(UC_ARM_REG_PC)
+        return self.reg(UC_ARM_REG_PC)
 
     @property
     def cpsr(self):
-        return self.uc.reg_read(UC_ARM_REG_CPSR)
+        return self.reg(UC_ARM_REG_CPSR)
 
     def registers(self):
         """r0-r7, cpsr, sp, lr as SARK dumps them into vcpu_t."""
@@ -157,13 +169,12 @@ class ArmCpu:
     # ------------------------------------------------------------ exceptions
     def enter(self, vector, mode, return_address, mask_fiq=False):
         """ARM exception entry: SPSR_mode = CPSR, mode switch (banks swap), LR, PC."""
-        uc = self.uc
-        old = uc.reg_read(UC_ARM_REG_CPSR)
+        old = self.reg(UC_ARM_REG_CPSR)
         new = (old & ~(MODE_MASK | T_BIT)) | mode | I_BIT | (F_BIT if mask_fiq else 0)
-        uc.reg_write(UC_ARM_REG_CPSR, new)
-        uc.reg_write(UC_ARM_REG_SPSR, old)
-        uc.reg_write(UC_ARM_REG_LR, return_address & 0xFFFFFFFF)
-        uc.reg_write(UC_ARM_REG_PC, vector)
+        self.set_reg(UC_ARM_REG_CPSR, new)
+        self.set_reg(UC_ARM_REG_SPSR, old)
+        self.set_reg(UC_ARM_REG_LR, return_address)
+        self.set_reg(UC_ARM_REG_PC, vector)
 
     def take_irq(self):
         self.enter(VEC_IRQ, MODE_IRQ, self.pc + 4)
@@ -178,9 +189,8 @@ class ArmCpu:
         st[cycles.COUNT] = 0
         st[cycles.BUDGET] = max(1, int(budget))
         self.interrupt = None
-        cpsr = self.uc.reg_read(UC_ARM_REG_CPSR)
-        pc = self.uc.reg_read(UC_ARM_REG_PC)
-        start = pc | 1 if cpsr & T_BIT else pc
+        pc = self.reg(UC_ARM_REG_PC)
+        start = pc | 1 if self.reg(UC_ARM_REG_CPSR) & T_BIT else pc
         try:
             self.uc.emu_start(start, UNTIL_NEVER)
         except UcError as e:
@@ -195,12 +205,10 @@ class ArmCpu:
         return used, STOPPED, None
 
     def _after_wfi(self):
-        pc = self.uc.reg_read(UC_ARM_REG_PC)
-        try:
-            word = struct.unpack("<I", self.uc.mem_read((pc - 4) & 0xFFFFFFFF, 4))[0]
-        except UcError:
+        pc = self.reg(UC_ARM_REG_PC)
+        if uclib.uc_mem_read(self._uch, (pc - 4) & 0xFFFFFFFF, self._word, 4):
             return False
-        return word & WFI_MASK == WFI_WORD
+        return struct.unpack("<I", self._word.raw)[0] & WFI_MASK == WFI_WORD
 
     def cycles_so_far(self):
         """Cycles executed in the current slice (valid inside an MMIO callback)."""
