@@ -1,16 +1,18 @@
 """The ``spinnaker-emu`` command.
 
     spinnaker-emu up [--version 5|3] [--ip 127.0.1.1] [--machine FILE] [--boot]
-    spinnaker-emu status [--ip 127.0.1.1]
+    spinnaker-emu status [--ip 127.0.1.1] [-v]
     spinnaker-emu down [--ip 127.0.1.1]
     spinnaker-emu boot [--ip 127.0.1.1]
     spinnaker-emu demo [--version 5|3]
     spinnaker-emu spalloc serve [--config host/spalloc.toml] [--port 22244]
 """
 import argparse
+import ipaddress
+import os
 import sys
 
-from .protocol.constants import CPUState, state_name
+from .protocol.constants import CPUState, state_name, rte_name
 
 
 def cmd_up(args):
@@ -18,6 +20,12 @@ def cmd_up(args):
     try:
         if args.boards > 1 and args.version != 5:
             raise ValueError("several boards are SpiNN-5 boards: drop --version 3")
+        from .board.boards import load_machine
+        try:                                 # here: a bad address or file is one line, not
+            load_machine(args.machine, args.version, args.ip)     # the supervisor's traceback
+        except (ValueError, KeyError, TypeError, RuntimeError) as e:
+            raise ValueError("%s: not a board definition: %s" % (args.machine, e) if args.machine
+                             else str(e))
         h = start_board(args.ip, args.version, args.machine, detach=True, boards=args.boards)
     except (BoardError, ValueError) as e:
         print("spinnaker-emu: %s" % e, file=sys.stderr)
@@ -55,23 +63,37 @@ def cmd_boot(args):
 
 
 def cmd_status(args):
-    """What ybug's ps shows, read over SCP: per chip its cores' states and app ids."""
+    """What ybug's ps shows, read over SCP: per chip its cores' states and app ids;
+    with -v one line per busy core (state, app id, app name, and for a core in RTE
+    its rt_code and the registers SARK saved)."""
     from .board.launcher import running_boards
     from .host.scp import SCPConnection, SCPTimeout
     boards = running_boards()
+    known = True
     if args.ip:
-        boards = [(ip, info) for ip, info in boards if ip == args.ip] or [(args.ip, {})]
+        mine = [(ip, info) for ip, info in boards if ip == args.ip]
+        known = bool(mine)
+        boards = mine or [(args.ip, {})]
     if not boards:
         print("no boards running")
         return 0
     for ip, info in boards:
-        print("board %s: SpiNN-%s, %s chips, supervisor pid %s" % (
-            ip, info.get("version", "?"), info.get("chips", "?"), info.get("pid", "?")))
         conn = SCPConnection(ip, timeout=0.3, retries=2)
         try:
             try:
                 ver = conn.version()
             except SCPTimeout:
+                if not known:
+                    print("spinnaker-emu: no board started here on %s, and nothing answers SCP there"
+                          % ip, file=sys.stderr)
+                    return 1
+                ver = None
+            if known:
+                print("board %s: SpiNN-%s, %s chips, supervisor pid %s" % (
+                    ip, info.get("version", "?"), info.get("chips", "?"), info.get("pid", "?")))
+            else:
+                print("board %s (not started here)" % ip)
+            if ver is None:
                 print("  not booted (SCP is ignored until boot)")
                 continue
             if ver["p2p"] == 0xFFFF:
@@ -86,20 +108,36 @@ def cmd_status(args):
                 except SCPTimeout:
                     print("  %d,%-5d no answer" % (x, y))
                     continue
-                busy = []
+                busy, lines = [], []
                 for p in range(1, ci["n_cores"]):
                     st = ci["states"][p]
-                    if st != CPUState.IDLE:
-                        app = conn.vcpu(x, y, p)
-                        busy.append("%d:%s(%d%s)" % (p, state_name(st), app.get("app_id", 0),
-                                                     "," + app["app_name"] if app.get("app_name") else ""))
+                    if st == CPUState.IDLE:
+                        continue
+                    v = conn.vcpu(x, y, p)
+                    name = v.get("app_name", "")
+                    busy.append("%d:%s(%d%s)" % (p, state_name(st), v.get("app_id", 0),
+                                                 "," + name if name else ""))
+                    if args.verbose:
+                        lines.append(_core_line(p, st, v))
                 used = 1023 - ci["largest_rtr"]
                 print("  %d,%-5d %-5d %-5s %-6d %s" % (x, y, ci["n_cores"], "".join(
                     str(l) if ci["links"] & (1 << l) else "." for l in range(6)), used,
                     " ".join(busy) if busy else "all %d app cores idle" % (ci["n_cores"] - 1)))
+                for line in lines:
+                    print(line)
         finally:
             conn.close()
     return 0
+
+
+def _core_line(p, state, v):
+    """status -v: one core. ``v``: its vcpu_t (SCPConnection.vcpu)."""
+    text = "      core %2d  %-6s app %3d  %-16s" % (p, state_name(state), v.get("app_id", 0),
+                                                   v.get("app_name") or "-")
+    if state == CPUState.RTE:
+        text += "  rt_code %s (%d)  psr 0x%08x sp 0x%08x lr 0x%08x" % (
+            rte_name(v["rt_code"]), v["rt_code"], v["psr"], v["sp"], v["lr"])
+    return text.rstrip()
 
 
 def cmd_demo(args):
@@ -119,13 +157,36 @@ def cmd_spalloc(args):
     return spalloc_cli.run(args)
 
 
+BOARD_COMMANDS = ("up", "down", "status", "boot")
+
+
+class _Parser(argparse.ArgumentParser):
+    """A usage mistake is one line (and exit status 2), not argparse's usage block."""
+
+    def error(self, message):
+        self.exit(2, "%s: error: %s (see %s -h)\n" % (self.prog, message, self.prog))
+
+
+def _ipv4(text):
+    try:
+        return str(ipaddress.IPv4Address(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not an IPv4 address (e.g. 127.0.1.1)" % text)
+
+
+def _os_error_text(e):
+    """An OSError as one line: what failed and the file or host it concerns."""
+    what = e.strerror or str(e) or type(e).__name__
+    return "%s: %s" % (what, e.filename) if getattr(e, "filename", None) else what
+
+
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="spinnaker-emu", description="SpiNNaker machine emulator")
+    ap = _Parser(prog="spinnaker-emu", description="SpiNNaker machine emulator")
     sub = ap.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("up", help="start an emulated board in the background")
     p.add_argument("--version", type=int, choices=(3, 5), default=5)
-    p.add_argument("--ip", default="127.0.1.1")
+    p.add_argument("--ip", default="127.0.1.1", type=_ipv4)
     p.add_argument("--machine", help="board definition file (boards/*.toml)")
     p.add_argument("--boards", type=int, default=1,
                    help="N SpiNN-5 boards as a torus of N/3 triads on consecutive addresses")
@@ -133,21 +194,21 @@ def main(argv=None):
     p.set_defaults(func=cmd_up)
 
     p = sub.add_parser("down", help="stop emulated boards (all when no --ip)")
-    p.add_argument("--ip")
+    p.add_argument("--ip", type=_ipv4)
     p.set_defaults(func=cmd_down)
 
     p = sub.add_parser("status", help="chips, cores, core states and app ids (like ybug ps)")
-    p.add_argument("--ip")
+    p.add_argument("--ip", type=_ipv4)
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("boot", help="boot a running board")
-    p.add_argument("--ip", default="127.0.1.1")
+    p.add_argument("--ip", default="127.0.1.1", type=_ipv4)
     p.add_argument("--version", type=int, choices=(3, 5), default=5)
     p.set_defaults(func=cmd_boot)
 
     p = sub.add_parser("demo", help="boot an embedded board and run the built-in test app on it")
-    p.add_argument("--ip", default="127.0.1.1")
+    p.add_argument("--ip", default="127.0.1.1", type=_ipv4)
     p.add_argument("--version", type=int, choices=(3, 5), default=5)
     p.set_defaults(func=cmd_demo)
 
@@ -169,7 +230,16 @@ def main(argv=None):
     p.set_defaults(func=lambda a: __import__("spinnaker_emu.pynn.script", fromlist=["x"]).cmd_run(a))
 
     args = ap.parse_args(argv)
-    return args.func(args) or 0
+    if args.command not in BOARD_COMMANDS:
+        return args.func(args) or 0
+    try:
+        return args.func(args) or 0
+    except BrokenPipeError:                 # `spinnaker-emu status | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except OSError as e:                    # no such host or file, SCP failures
+        print("spinnaker-emu %s: %s" % (args.command, _os_error_text(e)), file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from ..machine.geometry import Machine, LINK_DELTAS, opposite
 from ..protocol import constants as C
 from ..protocol import eieio
 from ..protocol.boot import version_tuple
-from ..protocol.constants import SCPCommand as CMD, CPUState, Signal, RTECode, state_name
+from ..protocol.constants import SCPCommand as CMD, CPUState, Signal, state_name, rte_name
 from ..protocol.sdp import SDPHeader, ProtocolError
 from ..protocol.structs import SV, vcpu_address, unpack_chip_info, IPTAG_T, RTR_ENTRY
 from .bulk import BulkClient
@@ -656,11 +656,7 @@ class Transceiver:
         for (x, y, p), s in sorted(failed.items()):
             try:
                 v = self.conn.vcpu(x, y, p)
-                rt = v["rt_code"]
-                try:
-                    rt = RTECode(rt).name
-                except ValueError:
-                    pass
+                rt = rte_name(v["rt_code"])
                 name = v["app_name"]
             except (SCPError, SCPTimeout):
                 rt, name = "?", "?"

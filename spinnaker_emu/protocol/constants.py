@@ -113,6 +113,8 @@ class Signal(IntEnum):
 
 
 class RTECode(IntEnum):
+    """vcpu_t rt_code: spinnaker_tools sark.h enum rte_code_e without its RTE_ prefix
+    (RTE_VER is VERSION here; SpiNNMan's RunTimeError has the same numbers)."""
     NONE = 0
     RESET = 1
     UNDEF = 2
@@ -134,6 +136,14 @@ class RTECode(IntEnum):
     TIMER = 18
     API = 19
     VERSION = 20
+
+
+def rte_name(value):
+    """An rt_code as RTECode names it (the number if it is not one)."""
+    try:
+        return RTECode(value).name
+    except ValueError:
+        return str(value)
 
 
 # SIG transport types (arg1 of CMD_SIG)

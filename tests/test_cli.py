@@ -1,0 +1,70 @@
+"""The ``spinnaker-emu`` command: ``status -v`` on a real board with a core in RTE
+(rig's test.aplx, a SARK 3 binary, refuses SC&MP 4.0.0 with RTE_VER; see
+tests/test_arm.py), and user mistakes as one line on stderr, not a traceback."""
+import pytest
+
+import arm_binaries as AB
+from conftest import fresh_ip
+from spinnaker_emu import cli
+from spinnaker_emu.host.transceiver import Transceiver
+from spinnaker_emu.protocol.constants import CPUState, RTECode
+
+
+def test_status_verbose_names_the_rt_code_of_a_core_in_rte(make_board, capsys):
+    with open(AB.require_aplx("test.aplx"), "rb") as f:
+        aplx = f.read()
+    b = make_board(version=3, boot=False)
+    tx = Transceiver(b.ip, version=3)            # boots SC&MP 4.0.0
+    try:
+        tx.execute_flood({(0, 1): [4]}, aplx, 30, wait=True)
+        tx.wait_for_cores({(0, 1): [4]}, CPUState.RTE, timeout=5)
+        assert tx.get_cpu_info(0, 1, 4)["rt_code"] == RTECode.VERSION
+    finally:
+        tx.close()
+    capsys.readouterr()
+
+    assert cli.main(["status", "-v", "--ip", b.ip]) == 0
+    out = capsys.readouterr().out
+    assert "4:RTE(30,test)" in out                      # the chip's summary line
+    lines = [line.split() for line in out.splitlines() if line.split()[:2] == ["core", "4"]]
+    assert len(lines) == 1, out
+    assert lines[0][2:7] == ["RTE", "app", "30", "test", "rt_code"]
+    assert lines[0][7:9] == ["VERSION", "(20)"]          # SARK's RTE_VER
+    assert lines[0][9] == "psr" and lines[0][13] == "lr"
+
+    assert cli.main(["status", "--ip", b.ip]) == 0      # without -v: the summary only
+    out = capsys.readouterr().out
+    assert "4:RTE(30,test)" in out and "rt_code" not in out
+
+
+@pytest.mark.parametrize("argv", [
+    ["status", "--ip", "not-an-address"],
+    ["boot", "--ip", "127.0.1.300"],
+    ["status", "-v", "surplus"],
+    ["no-such-command"],
+])
+def test_a_usage_mistake_is_one_line(argv, capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(argv)
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("spinnaker-emu") and "Traceback" not in err
+
+
+def test_failures_are_one_line(tmp_path, capsys):
+    ip = fresh_ip()                                     # nothing runs there
+    assert cli.main(["status", "--ip", ip]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and ip in err
+
+    missing = str(tmp_path / "none.toml")
+    assert cli.main(["up", "--ip", ip, "--machine", missing]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and missing in err
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text("version = [\n")
+    assert cli.main(["up", "--ip", ip, "--machine", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(bad) in err
+    assert cli.main(["down", "--ip", ip]) == 1          # nothing was started
