@@ -8,7 +8,8 @@ A slice runs until its cycle budget is spent (cycles.py) or the core executes
 WFI (``mcr p15, 0, rX, c7, c0, 4``), which unicorn reports by returning early.
 """
 import ctypes
-import struct
+
+import numpy as np
 
 from unicorn import Uc, UcError, UC_ARCH_ARM, UC_MODE_ARM, UC_PROT_ALL, UC_HOOK_INTR
 from unicorn import unicorn_const as UCC
@@ -18,14 +19,12 @@ from unicorn.arm_const import (UC_CPU_ARM_946, UC_ARM_REG_PC, UC_ARM_REG_CPSR, U
 
 from ...protocol import constants as C
 from ..memory import host_address, ITCM_SIZE, DTCM_SIZE
-from . import cycles
+from . import cycles, native
 
 # CPSR bits and modes
 T_BIT, F_BIT, I_BIT = 1 << 5, 1 << 6, 1 << 7
 MODE_MASK = 0x1F
 MODE_USR, MODE_FIQ, MODE_IRQ, MODE_SVC, MODE_ABT, MODE_UND, MODE_SYS = 0x10, 0x11, 0x12, 0x13, 0x17, 0x1B, 0x1F
-WFI_WORD = 0xEE070F90                        # mcr p15, 0, r0, c7, c0, 4 (any rX)
-WFI_MASK = 0xFFFF0FFF
 
 # Exception vectors (offset, mode, LR = faulting/return address + adjust)
 VEC_UNDEF, VEC_SVC, VEC_PABT, VEC_DABT, VEC_IRQ, VEC_FIQ = 0x04, 0x08, 0x0C, 0x10, 0x18, 0x1C
@@ -43,10 +42,10 @@ UNMODELLED = ((0xE0000000, "PL340 SDRAM controller"), (0xF0000000, "PL340 SDRAM 
               (0xE4000000, "Ethernet"), (0xF4000000, "Ethernet"))
 UNMODELLED_SIZE = 0x10000
 ROM_SIZE = 0x8000
-UNTIL_NEVER = 0xFFFFFFFE            # an address no code reaches (unmapped, odd for ARM)
 
 # Why a slice ended
 BUDGET, WFI, FAULT, STOPPED = "budget", "wfi", "fault", "stopped"
+_WHY = {native.WHY_BUDGET: BUDGET, native.WHY_WFI: WFI, native.WHY_STOPPED: STOPPED}
 
 
 class ArmCpu:
@@ -86,7 +85,8 @@ class ArmCpu:
         self._rref = ctypes.byref(self._rbuf)
         self._wbuf = ctypes.c_uint32()
         self._wref = ctypes.byref(self._wbuf)
-        self._word = ctypes.create_string_buffer(4)
+        self._uch_int = ctypes.cast(uc._uch, ctypes.c_void_p).value
+        self._scratch = np.zeros(2, dtype=np.uint32)
         self.state = cycles.new_state()
         cycles.install(uc, self.state)
         self.interrupt = None
@@ -185,30 +185,16 @@ class ArmCpu:
     # ------------------------------------------------------------ running
     def run(self, budget):
         """Run up to ``budget`` cycles. Returns (cycles used, why it ended, detail)."""
-        st = self.state
-        st[cycles.COUNT] = 0
-        st[cycles.BUDGET] = max(1, int(budget))
         self.interrupt = None
-        pc = self.reg(UC_ARM_REG_PC)
-        start = pc | 1 if self.reg(UC_ARM_REG_CPSR) & T_BIT else pc
-        try:
-            self.uc.emu_start(start, UNTIL_NEVER)
-        except UcError as e:
-            return max(1, int(st[cycles.COUNT])), FAULT, e.errno
-        used = max(1, int(st[cycles.COUNT]))
+        self.uc._hook_exception = None
+        used, why = native.run_slice(self._uch_int, self.state, self._scratch, int(budget))
+        if self.uc._hook_exception is not None:      # an MMIO callback raised: a bug of ours
+            raise self.uc._hook_exception
+        if why >= native.FAULT_BASE:
+            return used, FAULT, why - native.FAULT_BASE
         if self.interrupt is not None:
             return used, FAULT, ("intr", self.interrupt)
-        if used >= st[cycles.BUDGET]:
-            return used, BUDGET, None
-        if self._after_wfi():
-            return used, WFI, None
-        return used, STOPPED, None
-
-    def _after_wfi(self):
-        pc = self.reg(UC_ARM_REG_PC)
-        if uclib.uc_mem_read(self._uch, (pc - 4) & 0xFFFFFFFF, self._word, 4):
-            return False
-        return struct.unpack("<I", self._word.raw)[0] & WFI_MASK == WFI_WORD
+        return used, _WHY[why], None
 
     def cycles_so_far(self):
         """Cycles executed in the current slice (valid inside an MMIO callback)."""

@@ -9,9 +9,12 @@ executed (one Thumb instruction; an ARM instruction counts two), a deterministic
 stand-in for ARM968 timing: the same binary and inputs always take the same
 virtual time, however busy the host is.
 
-The state is a small int64 array per core: [cycles this slice, budget]. The hook
-is called at the start of a block, so a slice overshoots its budget by at most
-one block.
+The state is a small int64 array per core (COUNT, BUDGET, WATCH, SCRATCH). The
+hook is called at the start of a block, so a slice overshoots its budget by at
+most one block. An interrupt that is pending while the CPSR masks it sets WATCH:
+the hook then reads the CPSR at each block and ends the slice as soon as the mask
+clears (QEMU ends a block at every write to the CPSR), so the interrupt is taken
+at the instruction where hardware would take it, without polling.
 """
 import ctypes
 
@@ -20,15 +23,14 @@ import numpy as np
 from unicorn.unicorn_py3.unicorn import uclib
 from unicorn.unicorn_const import UC_HOOK_BLOCK
 
-COUNT, BUDGET = 0, 1
-STATE_WORDS = 2
-
-_stop = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)(
-    ctypes.cast(uclib.uc_emu_stop, ctypes.c_void_p).value)
+# The state words: cycles this slice, the slice's budget, the CPSR mask bits whose
+# clearing ends the slice (an interrupt waits for them), and scratch for the hook
+COUNT, BUDGET, WATCH, SCRATCH = 0, 1, 2, 3
+STATE_WORDS = 4
 
 
 def _compile():
-    from .block_hook import block_hook
+    from .native import block_hook
     return block_hook
 
 

@@ -2,7 +2,7 @@
 their virtual time, and SC&MP's side of SARK's shared structures.
 
 Time. Every core counts virtual cycles of a 200 MHz clock (cycles.py). The
-engine advances all its cores in quanta (QUANTUM cycles): each core runs until
+engine advances all its cores in quanta (see QUANTUM_MIN): each core runs until
 its clock reaches the quantum's end, in slices that end early for its timer's
 next expiry. Cores in WFI cost nothing; when every core sleeps the clock jumps
 to the next timer expiry. Interrupts are taken between slices. So within a chip
@@ -31,10 +31,13 @@ from ...protocol.constants import CPUState, Signal, ShmCmd, Lock, RTECode
 from ...protocol.structs import (SV, VCPU, vcpu_address, SDP_MSG_T, SDP_MSG_BODY, SDP_MSG_MAX_BODY)
 from .cpu import (ArmCpu, BUDGET, WFI, FAULT, T_BIT, I_BIT, F_BIT, VEC_UNDEF, VEC_SVC, VEC_PABT,
                   VEC_DABT, MODE_UND, MODE_SVC, MODE_ABT)
-from . import peripherals as P
+from . import cycles, peripherals as P
 
-QUANTUM = 4000                 # cycles (20 us) between exchanges of packets and messages
-MASKED_STEP = 24               # cycles run while a pending interrupt waits for the CPSR to allow it
+# Cycles between exchanges of packets and messages: an eighth of the shortest
+# timer period among the chip's cores (a spike sent early in a tick still arrives
+# within it), between 20 us and 250 us. Each quantum costs every core a little
+# Python, so a 1 ms tick runs in 8 quanta rather than 50.
+QUANTUM_MIN, QUANTUM_MAX, QUANTA_PER_TICK = 4000, 50000, 8
 WALL_SLICE = 0.005             # seconds of work before the event loop gets a turn
 COUNTER_FLUSH_S = 0.01        # other chips' router counters go to them at most every 10 ms
 MAX_FAULTS = 4                 # exception entries without progress before the engine gives up
@@ -74,16 +77,32 @@ class ArmCore:
         self.comms = P.Comms(self._send)
         self.now = engine.now
         self.wfi = False
+        self.dirty = False                    # something arrived since it went to sleep
         self.halted = False
         self.mailbox = []                     # (cmd, data) waiting for an idle mailbox
         self.trace = bool(os.environ.get("SPINNAKER_EMU_ARM_TRACE"))
+        self.started = self.now
+        self.stats = {"slices": 0, "cycles": 0, "irq": 0, "fiq": 0}
+
+    def summary(self):
+        """One line on what this core did, for the board log when it stops."""
+        virtual = (self.now - self.started) / C.CPU_CLOCK_HZ
+        st = self.stats
+        return ("%.3f s virtual, %.1f%% busy, %d slices, %d IRQs, %d FIQs"
+                % (virtual, 100.0 * st["cycles"] / max(1, self.now - self.started), st["slices"],
+                   st["irq"], st["fiq"]))
 
     # ------------------------------------------------------------ devices (MMIO)
     def _now(self):
         return self.now + self.cpu.cycles_so_far()
 
     def read_cc(self, uc, off, size, _ud):
-        return self.comms.read(off)
+        value = self.comms.read(off)
+        if off == 0x14 and not self.comms.rx and self.cpu.state[cycles.WATCH] & F_BIT:
+            self.update_lines(self._now())          # the last packet read: is FIQ still due?
+            if not self.vic.fiq_pending():
+                self.cpu.state[cycles.WATCH] &= ~F_BIT
+        return value
 
     def write_cc(self, uc, off, size, value, _ud):
         self.comms.write(off, value)
@@ -146,50 +165,67 @@ class ArmCore:
         self.vic.lines = lines
 
     def asleep(self):
-        if not self.wfi:
-            return False
-        self.update_lines(self.now)
-        return not self.vic.wake_pending()
+        return self.wfi and self._still_asleep()
+
+    def _still_asleep(self):
+        """For a core in WFI: its interrupt lines can only have changed if something
+        arrived (``dirty``) or a timer expired; only then are they re-evaluated, and an
+        enabled active source wakes it. A sleeping core costs almost nothing."""
+        nxt = self.timers.next_event()
+        if self.dirty or (nxt is not None and nxt <= self.now):
+            self.dirty = False
+            self.update_lines(self.now)
+            if self.vic.wake_pending():
+                self.wfi = False
+        return self.wfi
 
     def next_event(self):
         return None if self.halted else self.timers.next_event()
 
+    def timer_period(self):
+        """Cycles between this core's periodic timer interrupts (None: no such timer)."""
+        periods = [max(1, t.load) * t.prescale for t in self.timers.t
+                   if t.expiry is not None and t.control & 0x60 == 0x60]
+        return min(periods) if periods else None
+
     def run_until(self, horizon):
         """Run this core until its clock reaches ``horizon`` (bounded work)."""
-        cpu = self.cpu
+        cpu, vic, timers = self.cpu, self.vic, self.timers
         for _ in range(4096):
             if self.halted or self.now >= horizon:
                 return
+            if self.wfi and self._still_asleep():
+                nxt = timers.next_event()
+                if nxt is None or nxt >= horizon:
+                    self.now = horizon
+                    return
+                self.now = max(self.now, nxt)
+                continue
             self.update_lines(self.now)
-            if self.wfi:
-                if self.vic.wake_pending():
-                    self.wfi = False
-                else:
-                    nxt = self.timers.next_event()
-                    if nxt is None or nxt >= horizon:
-                        self.now = horizon
-                        return
-                    self.now = max(self.now, nxt)
-                    continue
-            cpsr = cpu.cpsr
             budget = horizon - self.now
-            if self.vic.fiq_pending():
-                if not cpsr & F_BIT:
+            # An interrupt is taken now if the CPSR allows; either way the slice ends
+            # when the CPSR next unmasks it (after its handler, or a critical section)
+            watch = 0
+            if vic.fiq_pending():
+                if not cpu.cpsr & F_BIT:
                     cpu.take_fiq()
-                else:
-                    budget = min(budget, MASKED_STEP)
-            elif self.vic.irq_pending():
-                if not cpsr & I_BIT:
+                    self.stats["fiq"] += 1
+                watch = F_BIT
+            elif vic.irq_pending():
+                if not cpu.cpsr & I_BIT:
                     cpu.take_irq()
-                else:
-                    budget = min(budget, MASKED_STEP)
-            nxt = self.timers.next_event()
+                    self.stats["irq"] += 1
+                watch = I_BIT
+            cpu.state[cycles.WATCH] = watch
+            nxt = timers.next_event()
             if nxt is not None and nxt > self.now:
                 budget = min(budget, nxt - self.now)
             used, why, detail = cpu.run(budget)
+            self.stats["slices"] += 1
+            self.stats["cycles"] += used
             self.now += used
             if why == WFI:
-                self.wfi = True
+                self.wfi = self.dirty = True          # lines are looked at once more
             elif why == FAULT:
                 self._fault(detail)
             else:
@@ -262,6 +298,7 @@ class ArmKernel:
             for k, pl in zip(ks, pls):
                 if not comms.receive(P.MC, k, pl):
                     self.engine.chip.router.diag_counters[8] += 1     # dumped: no room
+        self.arm.dirty = True
         self.engine.wake()
 
     def on_sdp(self, sdp):
@@ -332,6 +369,7 @@ class ArmEngine:
         arm = self.cores.pop(core.p, None)
         if arm is not None:
             arm.halted = True
+            self.core_log(arm, "stopped: " + arm.summary())
             self.chip.scheduler.flush_counters()
         if getattr(core, "arm", None) is not None:
             core.arm = None
@@ -395,6 +433,9 @@ class ArmEngine:
     def _on_irq(self, mask):
         if mask & 1 << C.MONITOR_CPU:
             self.monitor_irq = True
+        for p, arm in self.cores.items():
+            if mask >> p & 1:
+                arm.dirty = True
         self.wake()
 
     def _service_monitor(self):
@@ -455,6 +496,7 @@ class ArmEngine:
                 arm = self.cores.get(p)
                 if arm is not None:
                     arm.comms.receive(P.FR, key, payload)
+                    arm.dirty = True
         for link in range(C.N_LINKS):
             if route & (1 << link) and self.proc is not None:
                 nb = self.chip.machine.neighbour(self.chip.xy, link)
@@ -464,6 +506,7 @@ class ArmEngine:
     def deliver_local(self, p, kind, key, payload):
         arm = self.cores.get(p)
         if arm is not None and arm.comms.receive(kind, key, payload):
+            arm.dirty = True
             self.wake()
             return True
         return False
@@ -530,7 +573,7 @@ class ArmEngine:
             nxt = [e for e in (a.next_event() for a in cores) if e is not None]
             if nxt and min(nxt) > self.now:
                 self.now = min(nxt)
-        horizon = self.now + QUANTUM
+        horizon = self.now + self._quantum(cores)
         for arm in sorted(cores, key=lambda a: a.p):
             if arm.now < self.now:
                 arm.now = self.now
@@ -549,6 +592,13 @@ class ArmEngine:
         for arm in cores:
             if arm.mailbox:
                 self._flush_mailbox(arm)
+
+    @staticmethod
+    def _quantum(cores):
+        periods = [q for q in (a.timer_period() for a in cores) if q is not None]
+        if not periods:
+            return QUANTUM_MIN
+        return max(QUANTUM_MIN, min(QUANTUM_MAX, min(periods) // QUANTA_PER_TICK))
 
     def run_for(self, cycles, limit_s=10.0):
         """Advance virtual time by ``cycles`` now, synchronously (tests, benchmarks)."""
