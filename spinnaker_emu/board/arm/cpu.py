@@ -43,6 +43,11 @@ UNMODELLED = ((0xE0000000, "PL340 SDRAM controller"), (0xF0000000, "PL340 SDRAM 
 UNMODELLED_SIZE = 0x10000
 ROM_SIZE = 0x8000
 
+_MMIO_READ = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint,
+                              ctypes.c_void_p)
+_MMIO_WRITE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint, ctypes.c_uint64,
+                               ctypes.c_void_p)
+
 # Why a slice ended
 BUDGET, WFI, FAULT, STOPPED = "budget", "wfi", "fault", "stopped"
 _WHY = {native.WHY_BUDGET: BUDGET, native.WHY_WFI: WFI, native.WHY_STOPPED: STOPPED}
@@ -66,21 +71,20 @@ class ArmCpu:
             self._map(base, memory.sysram, C.SYSRAM_SIZE)
         for base in (C.ROM_BASE, 0xE6000000):
             uc.mem_map(base, ROM_SIZE, UCC.UC_PROT_READ | UCC.UC_PROT_EXEC)
-        self._mmio(CC_BASES, PERIPH_SIZE, devices.read_cc, devices.write_cc)
-        self._mmio(TIMER_BASES, PERIPH_SIZE, devices.read_timer, devices.write_timer)
-        self._mmio(VIC_BASES, PERIPH_SIZE, devices.read_vic, devices.write_vic)
-        self._mmio(DMA_BASES, PERIPH_SIZE, devices.read_dma, devices.write_dma)
-        self._mmio((C.ROUTER_BASE, C.ROUTER_BASE_ALIAS), ROUTER_SIZE, devices.read_router,
-                   devices.write_router)
-        self._mmio((C.SYSCTL_BASE, C.SYSCTL_BASE_ALIAS), PERIPH_SIZE, devices.read_sysctl,
-                   devices.write_sysctl)
+        self._uch = uc._uch
+        self._callbacks = []        # ctypes callbacks unicorn holds pointers to
+        self._mmio(CC_BASES, PERIPH_SIZE, "cc")
+        self._mmio(TIMER_BASES, PERIPH_SIZE, "timer")
+        self._mmio(VIC_BASES, PERIPH_SIZE, "vic")
+        self._mmio(DMA_BASES, PERIPH_SIZE, "dma")
+        self._mmio((C.ROUTER_BASE, C.ROUTER_BASE_ALIAS), ROUTER_SIZE, "router")
+        self._mmio((C.SYSCTL_BASE, C.SYSCTL_BASE_ALIAS), PERIPH_SIZE, "sysctl")
         self._unmodelled_seen = set()
         for base, name in UNMODELLED:
-            self._mmio((base,), UNMODELLED_SIZE, self._unmodelled_read(base, name),
-                       self._unmodelled_write(base, name))
+            self._mmio_map((base,), UNMODELLED_SIZE, self._unmodelled_read(base, name),
+                           self._unmodelled_write(base, name))
         # Registers are read and written several times per slice: straight through
         # the C API with one reusable buffer (the binding's generic path costs ~5 us)
-        self._uch = uc._uch
         self._rbuf = ctypes.c_uint32()
         self._rref = ctypes.byref(self._rbuf)
         self._wbuf = ctypes.c_uint32()
@@ -98,18 +102,57 @@ class ArmCpu:
         self._buffers.append(buf)
         self.uc.mem_map_ptr(base, size, UC_PROT_ALL, uc_ptr)
 
-    def _mmio(self, bases, size, read, write):
+    def _mmio(self, bases, size, block):
+        """Map ``block``'s registers to ``devices.read_<block>(offset)`` and
+        ``devices.write_<block>(offset, value)``, looked up at each access so that
+        ``devices`` can be rebound to the core running on this CPU now."""
+        devices, read_name, write_name = self.devices, "read_" + block, "write_" + block
+
+        def read(off):
+            return getattr(devices, read_name)(off)
+
+        def write(off, value):
+            getattr(devices, write_name)(off, value)
+        self._mmio_map(bases, size, read, write)
+
+    def _mmio_map(self, bases, size, read, write):
+        """unicorn MMIO through our own ctypes callbacks: the binding's wrappers cost
+        three Python calls per access, and MMIO runs at every interrupt, DMA and packet.
+        An exception in a handler is a bug of ours: logged, and the slice ends."""
+        def on_read(_uc, off, _size, _ud):
+            try:
+                return read(off) & 0xFFFFFFFF
+            except Exception as e:          # noqa: BLE001 (a C callback cannot raise)
+                self._callback_failed("read", off, e)
+                return 0
+
+        def on_write(_uc, off, _size, value, _ud):
+            try:
+                write(off, value & 0xFFFFFFFF)
+            except Exception as e:          # noqa: BLE001
+                self._callback_failed("write", off, e)
+        cbs = (_MMIO_READ(on_read), _MMIO_WRITE(on_write))
+        self._callbacks.append(cbs)
         for base in bases:
-            self.uc.mmio_map(base, size, read, None, write, None)
+            err = uclib.uc_mmio_map(self._uch, base, size, ctypes.cast(cbs[0], ctypes.c_void_p), None,
+                                   ctypes.cast(cbs[1], ctypes.c_void_p), None)
+            if err:
+                raise UcError(err)
+
+    def _callback_failed(self, what, off, exc):
+        import traceback
+        self.log("internal error in an MMIO %s at offset 0x%x: %s\n%s"
+                 % (what, off, exc, traceback.format_exc()))
+        self.stop()
 
     def _unmodelled_read(self, base, name):
-        def read(uc, off, size, _ud):
+        def read(off):
             self._note_unmodelled("read", base + off, name)
             return 0
         return read
 
     def _unmodelled_write(self, base, name):
-        def write(uc, off, size, value, _ud):
+        def write(off, value):
             self._note_unmodelled("write", base + off, name)
         return write
 
@@ -177,19 +220,16 @@ class ArmCpu:
         self.set_reg(UC_ARM_REG_PC, vector)
 
     def take_irq(self):
-        self.enter(VEC_IRQ, MODE_IRQ, self.pc + 4)
+        native.enter_exception(self._uch_int, self._scratch, VEC_IRQ, MODE_IRQ, 4, False)
 
     def take_fiq(self):
-        self.enter(VEC_FIQ, MODE_FIQ, self.pc + 4, mask_fiq=True)
+        native.enter_exception(self._uch_int, self._scratch, VEC_FIQ, MODE_FIQ, 4, True)
 
     # ------------------------------------------------------------ running
     def run(self, budget):
         """Run up to ``budget`` cycles. Returns (cycles used, why it ended, detail)."""
         self.interrupt = None
-        self.uc._hook_exception = None
         used, why = native.run_slice(self._uch_int, self.state, self._scratch, int(budget))
-        if self.uc._hook_exception is not None:      # an MMIO callback raised: a bug of ours
-            raise self.uc._hook_exception
         if why >= native.FAULT_BASE:
             return used, FAULT, why - native.FAULT_BASE
         if self.interrupt is not None:

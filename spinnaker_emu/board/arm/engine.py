@@ -96,7 +96,7 @@ class ArmCore:
     def _now(self):
         return self.now + self.cpu.cycles_so_far()
 
-    def read_cc(self, uc, off, size, _ud):
+    def read_cc(self, off):
         value = self.comms.read(off)
         if off == 0x14 and not self.comms.rx and self.cpu.state[cycles.WATCH] & F_BIT:
             self.update_lines(self._now())          # the last packet read: is FIQ still due?
@@ -104,51 +104,51 @@ class ArmCore:
                 self.cpu.state[cycles.WATCH] &= ~F_BIT
         return value
 
-    def write_cc(self, uc, off, size, value, _ud):
+    def write_cc(self, off, value):
         self.comms.write(off, value)
 
-    def read_timer(self, uc, off, size, _ud):
+    def read_timer(self, off):
         now = self._now()
         self.timers.advance(now)
         return self.timers.read(off, now)
 
-    def write_timer(self, uc, off, size, value, _ud):
+    def write_timer(self, off, value):
         now = self._now()
         self.timers.advance(now)
         self.timers.write(off, value, now)
         if off in (0x00, 0x08, 0x20, 0x28):
             self.cpu.stop()                   # a new expiry may fall inside this slice
 
-    def read_vic(self, uc, off, size, _ud):
+    def read_vic(self, off):
         self.update_lines(self._now())
         return self.vic.read(off)
 
-    def write_vic(self, uc, off, size, value, _ud):
+    def write_vic(self, off, value):
         self.vic.write(off, value)
         if off in (0x10, 0x18, 0x30):         # enable, soft interrupt, end of service
             self.update_lines(self._now())
             if self.vic.irq_pending() or self.vic.fiq_pending():
                 self.cpu.stop()               # deliver it now, not at the quantum's end
 
-    def read_dma(self, uc, off, size, _ud):
+    def read_dma(self, off):
         return self.dma.read(off)
 
-    def write_dma(self, uc, off, size, value, _ud):
+    def write_dma(self, off, value):
         self.dma.write(off, value)
         if off == 0x0C and self.dma.errors:
             self.engine.core_log(self, "DMA error: descriptor 0x%08x, system 0x%08x, TCM 0x%08x"
                                  % (value, self.dma.adrs, self.dma.adrt))
 
-    def read_router(self, uc, off, size, _ud):
+    def read_router(self, off):
         return int.from_bytes(self.engine.chip.router.read_registers(off, 4), "little")
 
-    def write_router(self, uc, off, size, value, _ud):
+    def write_router(self, off, value):
         self.engine.chip.router.write_registers(off, (value & 0xFFFFFFFF).to_bytes(4, "little"))
 
-    def read_sysctl(self, uc, off, size, _ud):
+    def read_sysctl(self, off):
         return self.engine.sysctl.read(off)
 
-    def write_sysctl(self, uc, off, size, value, _ud):
+    def write_sysctl(self, off, value):
         self.engine.sysctl.write(off, value)
 
     def _send(self, kind, key, payload):
@@ -612,16 +612,12 @@ class ArmEngine:
 
 
 class _Devices:
-    """The MMIO callbacks of a CPU, bound to whichever ArmCore uses it now: the
-    CPU maps ``devices.read_cc`` etc. once; ``bind`` points them at a new core."""
+    """The MMIO handlers of a CPU, rebound to whichever ArmCore uses it now (a CPU
+    outlives the images it runs): the CPU looks ``read_cc`` etc. up here per access."""
 
     NAMES = ("read_cc", "write_cc", "read_timer", "write_timer", "read_vic", "write_vic",
              "read_dma", "write_dma", "read_router", "write_router", "read_sysctl", "write_sysctl")
 
-    def __init__(self):
-        self.arm = None
-        for name in self.NAMES:
-            setattr(self, name, lambda *a, name=name: getattr(self.arm, name)(*a))
-
     def bind(self, arm):
-        self.arm = arm
+        for name in self.NAMES:
+            setattr(self, name, getattr(arm, name))

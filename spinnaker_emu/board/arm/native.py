@@ -17,13 +17,14 @@ import llvmlite.binding
 import numpy as np
 from numba import cfunc, njit, types, carray
 from unicorn.unicorn_py3.unicorn import uclib
-from unicorn.arm_const import UC_ARM_REG_PC, UC_ARM_REG_CPSR
+from unicorn.arm_const import UC_ARM_REG_PC, UC_ARM_REG_CPSR, UC_ARM_REG_SPSR, UC_ARM_REG_LR
 
 llvmlite.binding.load_library_permanently(uclib._name)
 uc_emu_stop = types.ExternalFunction("uc_emu_stop", types.int32(types.uint64))
 uc_emu_start = types.ExternalFunction(
     "uc_emu_start", types.int32(types.uint64, types.uint64, types.uint64, types.uint64, types.uint64))
 uc_reg_read = types.ExternalFunction("uc_reg_read", types.int32(types.uint64, types.int32, types.uint64))
+uc_reg_write = types.ExternalFunction("uc_reg_write", types.int32(types.uint64, types.int32, types.uint64))
 uc_mem_read = types.ExternalFunction(
     "uc_mem_read", types.int32(types.uint64, types.uint64, types.uint64, types.uint64))
 
@@ -31,7 +32,7 @@ from .cycles import COUNT, BUDGET, WATCH, SCRATCH, STATE_WORDS
 # run_slice's "why": the slice spent its budget, the core executed WFI, or it was
 # stopped otherwise (an interrupt hook); a fault is FAULT_BASE + unicorn's error
 WHY_BUDGET, WHY_WFI, WHY_STOPPED, FAULT_BASE = 0, 1, 2, 16
-T_BIT = 1 << 5
+T_BIT, F_BIT, I_BIT, MODE_MASK = 1 << 5, 1 << 6, 1 << 7, 0x1F
 WFI_WORD, WFI_MASK = 0xEE070F90, 0xFFFF0FFF      # mcr p15, 0, rX, c7, c0, 4
 UNTIL_NEVER = 0xFFFFFFFE                         # an address no code reaches
 
@@ -74,3 +75,23 @@ def run_slice(uch, st, scratch, budget):
     if pc >= 4 and uc_mem_read(uch, pc - 4, buf + 4, 4) == 0 and scratch[1] & WFI_MASK == WFI_WORD:
         return used, WHY_WFI
     return used, WHY_STOPPED
+
+
+@njit(types.void(types.uint64, types.uint32[::1], types.uint32, types.uint32, types.uint32, types.boolean),
+      cache=True)
+def enter_exception(uch, scratch, vector, mode, lr_offset, mask_fiq):
+    """ARM exception entry for an interrupt taken before the instruction at PC:
+    SPSR_mode = CPSR, mode switch (unicorn swaps the banks), LR = PC + lr_offset,
+    PC = vector; IRQs masked, FIQs too for an FIQ."""
+    buf = scratch.ctypes.data
+    uc_reg_read(uch, UC_ARM_REG_CPSR, buf)
+    uc_reg_read(uch, UC_ARM_REG_PC, buf + 4)
+    old = scratch[0]
+    scratch[0] = (old & ~np.uint32(MODE_MASK | T_BIT)) | mode | I_BIT | (F_BIT if mask_fiq else 0)
+    uc_reg_write(uch, UC_ARM_REG_CPSR, buf)
+    scratch[0] = old
+    uc_reg_write(uch, UC_ARM_REG_SPSR, buf)
+    scratch[1] = scratch[1] + lr_offset
+    uc_reg_write(uch, UC_ARM_REG_LR, buf + 4)
+    scratch[1] = vector
+    uc_reg_write(uch, UC_ARM_REG_PC, buf + 4)
