@@ -18,6 +18,7 @@ the shared sdp_msg_t buffers of sv->shm_root in both directions. The heaps, vcpu
 blocks and IOBUF chains are the chip's own memory, so SCP and SARK see the same.
 """
 import asyncio
+import math
 import os
 import struct
 import sys
@@ -39,6 +40,7 @@ from . import cycles, peripherals as P
 # Python, so a 1 ms tick runs in 8 quanta rather than 50.
 QUANTUM_MIN, QUANTUM_MAX, QUANTA_PER_TICK = 4000, 50000, 8
 WALL_SLICE = 0.005             # seconds of work before the event loop gets a turn
+SLOW_WARN_S = 2.0              # seconds behind real time before the cores are told why
 COUNTER_FLUSH_S = 0.01        # other chips' router counters go to them at most every 10 ms
 MAX_FAULTS = 4                 # exception entries without progress before the engine gives up
 SIGNAL_SHM = {Signal.START, Signal.PAUSE, Signal.CONT, Signal.EXIT, Signal.TIMER,
@@ -78,9 +80,9 @@ class ArmCore:
         self.now = engine.now
         self.wfi = False
         self.dirty = False                    # something arrived since it went to sleep
+        self.slow_warned = False
         self.halted = False
         self.mailbox = []                     # (cmd, data) waiting for an idle mailbox
-        self.trace = bool(os.environ.get("SPINNAKER_EMU_ARM_TRACE"))
         self.started = self.now
         self.stats = {"slices": 0, "cycles": 0, "irq": 0, "fiq": 0}
 
@@ -327,6 +329,7 @@ class ArmEngine:
         self._wake = None
         self.pace = pace_from_env()
         self.wall0 = None
+        self.lag0 = None               # (wall, virtual) when virtual time began to lag
         self.last_flush = 0.0
         self.stats = {"slices": 0, "quanta": 0}
 
@@ -557,13 +560,40 @@ class ArmEngine:
         now = time.perf_counter()
         if self.wall0 is None:
             self.wall0 = (now, self.now)
+            self.lag0 = None
             return 0.0
         w0, v0 = self.wall0
         virtual = (self.now - v0) / C.CPU_CLOCK_HZ * self.pace
         behind = (now - w0) - virtual
         if behind > 0.25:                      # the host fell behind: do not burst to catch up
             self.wall0 = (now - 0.25, self.now - int(0.25 / self.pace * C.CPU_CLOCK_HZ))
+            self._note_lag(now)
+        elif behind < 0:
+            self.lag0 = None
         return -behind
+
+    def _note_lag(self, now):
+        """Virtual time has fallen behind the wall clock: after SLOW_WARN_S of it, say
+        once per image in the board log how much slower than real time the chip runs.
+        (Not in the cores' IOBUF: SARK keeps its IOBUF write position in DTCM, so text
+        written from outside into a running core's IOBUF is overwritten.) sPyNNaker's
+        own provenance says the same from inside ("packets arrived too late ... increase
+        the time_scale_factor")."""
+        if self.lag0 is None:
+            self.lag0 = (now, self.now)
+            return
+        w0, v0 = self.lag0
+        if now - w0 < SLOW_WARN_S:
+            return
+        virtual = max(1e-9, (self.now - v0) / C.CPU_CLOCK_HZ * self.pace)
+        factor = (now - w0) / virtual
+        cores = [a for a in self.cores.values() if not a.halted and not a.slow_warned]
+        for arm in cores:
+            arm.slow_warned = True
+        if cores:
+            self.core_log(cores[0], "cores %s run %.1fx slower than real time on this host: "
+                          "a time_scale_factor of %d or more keeps them in step"
+                          % (",".join(str(a.p) for a in cores), factor, math.ceil(factor * 1.2)))
 
     def quantum(self):
         """Advance every core by one quantum (or jump to the next event when all sleep)."""
