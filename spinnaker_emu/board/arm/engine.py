@@ -40,6 +40,7 @@ from . import cycles, peripherals as P
 # Python, so a 1 ms tick runs in 8 quanta rather than 50.
 QUANTUM_MIN, QUANTUM_MAX, QUANTA_PER_TICK = 4000, 50000, 8
 WALL_SLICE = 0.005             # seconds of work before the event loop gets a turn
+POLL_GAP, POLL_READS = 256, 4  # see ArmCore.polling
 SLOW_WARN_S = 2.0              # seconds behind real time before the cores are told why
 COUNTER_FLUSH_S = 0.01        # other chips' router counters go to them at most every 10 ms
 MAX_FAULTS = 4                 # exception entries without progress before the engine gives up
@@ -81,24 +82,31 @@ class ArmCore:
         self.wfi = False
         self.dirty = False                    # something arrived since it went to sleep
         self.slow_warned = False
+        # Busy-wait on a timer: POLL_READS reads of a running COUNT, each within POLL_GAP
+        # cycles of the last, with no other MMIO between, end the slice and the core's
+        # clock skips to the next timer expiry (or until something arrives for it)
+        self.polls = 0
+        self.last_poll = -POLL_GAP - 1
+        self.polling = False
         self.halted = False
         self.mailbox = []                     # (cmd, data) waiting for an idle mailbox
         self.started = self.now
-        self.stats = {"slices": 0, "cycles": 0, "irq": 0, "fiq": 0}
+        self.stats = {"slices": 0, "cycles": 0, "irq": 0, "fiq": 0, "polls": 0}
 
     def summary(self):
         """One line on what this core did, for the board log when it stops."""
         virtual = (self.now - self.started) / C.CPU_CLOCK_HZ
         st = self.stats
-        return ("%.3f s virtual, %.1f%% busy, %d slices, %d IRQs, %d FIQs"
+        return ("%.3f s virtual, %.1f%% busy, %d slices, %d IRQs, %d FIQs, %d timer busy-waits skipped"
                 % (virtual, 100.0 * st["cycles"] / max(1, self.now - self.started), st["slices"],
-                   st["irq"], st["fiq"]))
+                   st["irq"], st["fiq"], st["polls"]))
 
     # ------------------------------------------------------------ devices (MMIO)
     def _now(self):
         return self.now + self.cpu.cycles_so_far()
 
     def read_cc(self, off):
+        self.polls = 0
         value = self.comms.read(off)
         if off == 0x14 and not self.comms.rx and self.cpu.state[cycles.WATCH] & F_BIT:
             self.update_lines(self._now())          # the last packet read: is FIQ still due?
@@ -107,14 +115,24 @@ class ArmCore:
         return value
 
     def write_cc(self, off, value):
+        self.polls = 0
         self.comms.write(off, value)
 
     def read_timer(self, off):
         now = self._now()
         self.timers.advance(now)
-        return self.timers.read(off, now)
+        value = self.timers.read(off, now)
+        if off & 0x1F == 0x04 and value:       # COUNT, still running: a busy-wait?
+            self.polls = self.polls + 1 if now - self.last_poll <= POLL_GAP else 0
+            self.last_poll = now
+            if self.polls >= POLL_READS:
+                self.polls = 0
+                self.polling = True
+                self.cpu.stop()
+        return value
 
     def write_timer(self, off, value):
+        self.polls = 0
         now = self._now()
         self.timers.advance(now)
         self.timers.write(off, value, now)
@@ -122,35 +140,46 @@ class ArmCore:
             self.cpu.stop()                   # a new expiry may fall inside this slice
 
     def read_vic(self, off):
+        self.polls = 0
         self.update_lines(self._now())
         return self.vic.read(off)
 
     def write_vic(self, off, value):
+        self.polls = 0
         self.vic.write(off, value)
         if off in (0x10, 0x18, 0x30):         # enable, soft interrupt, end of service
             self.update_lines(self._now())
-            if self.vic.irq_pending() or self.vic.fiq_pending():
+            irq, fiq = self.vic.irq_pending(), self.vic.fiq_pending()
+            if irq or fiq:
                 self.cpu.stop()               # deliver it now, not at the quantum's end
+            elif off == 0x30:                 # nothing else due: the slice may run on past
+                self.cpu.state[cycles.WATCH] = 0          # the handler's return
 
     def read_dma(self, off):
+        self.polls = 0
         return self.dma.read(off)
 
     def write_dma(self, off, value):
+        self.polls = 0
         self.dma.write(off, value)
         if off == 0x0C and self.dma.errors:
             self.engine.core_log(self, "DMA error: descriptor 0x%08x, system 0x%08x, TCM 0x%08x"
                                  % (value, self.dma.adrs, self.dma.adrt))
 
     def read_router(self, off):
+        self.polls = 0
         return int.from_bytes(self.engine.chip.router.read_registers(off, 4), "little")
 
     def write_router(self, off, value):
+        self.polls = 0
         self.engine.chip.router.write_registers(off, (value & 0xFFFFFFFF).to_bytes(4, "little"))
 
     def read_sysctl(self, off):
+        self.polls = 0
         return self.engine.sysctl.read(off)
 
     def write_sysctl(self, off, value):
+        self.polls = 0
         self.engine.sysctl.write(off, value)
 
     def _send(self, kind, key, payload):
@@ -203,6 +232,18 @@ class ArmCore:
                     return
                 self.now = max(self.now, nxt)
                 continue
+            if self.polling:
+                # A loop polling a timer's COUNT sees nothing new until that timer expires or
+                # something arrives for the core (packets and messages come between slices):
+                # skip the spinning, as WFI does. The loop then reads the later COUNT.
+                nxt = timers.next_expiry()
+                if not self.dirty and (nxt is None or nxt > self.now):
+                    if nxt is None or nxt >= horizon:
+                        self.now = horizon
+                        return
+                    self.now = nxt
+                self.polling = False
+                self.stats["polls"] += 1
             self.update_lines(self.now)
             budget = horizon - self.now
             # An interrupt is taken now if the CPSR allows; either way the slice ends
@@ -222,6 +263,7 @@ class ArmCore:
             nxt = timers.next_event()
             if nxt is not None and nxt > self.now:
                 budget = min(budget, nxt - self.now)
+            self.dirty = False                        # what arrived so far, this slice sees
             used, why, detail = cpu.run(budget)
             self.stats["slices"] += 1
             self.stats["cycles"] += used
@@ -591,9 +633,11 @@ class ArmEngine:
         for arm in cores:
             arm.slow_warned = True
         if cores:
-            self.core_log(cores[0], "cores %s run %.1fx slower than real time on this host: "
-                          "a time_scale_factor of %d or more keeps them in step"
-                          % (",".join(str(a.p) for a in cores), factor, math.ceil(factor * 1.2)))
+            period = min((q for q in (a.timer_period() for a in cores) if q), default=0)
+            self.core_log(cores[0], "cores %s run %.1fx slower than real time on this host (timer "
+                          "period %d us): a time_scale_factor %d times the present one keeps them in step"
+                          % (",".join(str(a.p) for a in cores), factor, period * 1e6 / C.CPU_CLOCK_HZ,
+                             math.ceil(factor * 1.2)))
 
     def quantum(self):
         """Advance every core by one quantum (or jump to the next event when all sleep)."""

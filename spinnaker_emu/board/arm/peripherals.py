@@ -221,6 +221,11 @@ class Timers:
         times = [t.expiry for t in self.t if t.expiry is not None and t.control & 0x20]
         return min(times) if times else None
 
+    def next_expiry(self):
+        """The next time either running timer reaches zero, interrupt enabled or not."""
+        times = [t.expiry for t in self.t if t.expiry is not None]
+        return min(times) if times else None
+
     def lines(self):
         return (TIMER1_INT if self.t[0].line() else 0, TIMER2_INT if self.t[1].line() else 0)
 
