@@ -440,3 +440,48 @@ def test_spynnaker_binary_without_its_data_ends_in_rte_from_its_own_handlers(spi
     assert tx.get_core_states([(x, y)])[(x, y, 4)] == CPUState.RUN
     for app in (41, 42, 43):
         tx.send_signal(app, Signal.STOP)
+
+
+def _poll_timer_aplx(marker_addr, cycles):
+    """A bare APLX (no SARK): starts Timer1 one-shot for ``cycles``, spins reading its
+    COUNT until zero, then writes 0x5A to ``marker_addr`` and sleeps in WFI."""
+    code = [
+        0xE59F102C,             # 0x00 ldr r1, =0x21000000 (timers, buffered alias)
+        0xE59F202C,             # 0x04 ldr r2, =cycles
+        0xE5812000,             # 0x08 str r2, [r1, #0]      T1 LOAD
+        0xE3A03083,             # 0x0C mov r3, #0x83         enabled, 32-bit, one-shot
+        0xE5813008,             # 0x10 str r3, [r1, #8]      T1 CONTROL
+        0xE5914004,             # 0x14 ldr r4, [r1, #4]      T1 COUNT   <- the busy-wait
+        0xE3540000,             # 0x18 cmp r4, #0
+        0x1AFFFFFC,             # 0x1C bne 0x14
+        0xE59F5014,             # 0x20 ldr r5, =marker_addr
+        0xE3A0605A,             # 0x24 mov r6, #0x5A
+        0xE5856000,             # 0x28 str r6, [r5]
+        0xEE070F90,             # 0x2C wfi
+        0xEAFFFFFD,             # 0x30 b 0x2C
+        0x21000000, cycles, marker_addr,
+    ]
+    body = struct.pack("<%dI" % len(code), *code)
+    table = struct.pack("<4I", 2, C.ITCM_BASE, 32, len(body)) + struct.pack("<4I", 4, C.ITCM_BASE, 0, 0)
+    return table + body
+
+
+def test_a_busy_wait_on_a_timer_is_skipped_not_emulated(spin3_tx):
+    """sPyNNaker's split synapse cores spin on T2_COUNT for the whole tick. A core that
+    polls a running timer's COUNT sees it count down to zero and goes on, after the
+    virtual time the timer was set for (paced by the wall clock: not sooner), without
+    the engine emulating every poll (2e8 cycles of polling through a Python MMIO read
+    would take minutes)."""
+    _b, tx = spin3_tx()
+    x, y, p = 0, 1, 6
+    marker = sdram_slot(tx, x, y, p)
+    tx.write_word(x, y, marker, 0)
+    t0 = time.monotonic()
+    tx.execute_flood({(x, y): [p]}, _poll_timer_aplx(marker, C.CPU_CLOCK_HZ), 50, wait=False)
+    deadline = t0 + 30
+    while tx.read_word(x, y, marker) != 0x5A and time.monotonic() < deadline:
+        time.sleep(0.05)
+    elapsed = time.monotonic() - t0
+    assert tx.read_word(x, y, marker) == 0x5A, "the poll loop never saw COUNT reach 0"
+    assert 0.9 <= elapsed < 20, elapsed      # one virtual second, paced by the wall clock
+    tx.send_signal(50, Signal.STOP)
