@@ -633,11 +633,12 @@ class ArmEngine:
         for arm in cores:
             arm.slow_warned = True
         if cores:
-            period = min((q for q in (a.timer_period() for a in cores) if q), default=0)
-            self.core_log(cores[0], "cores %s run %.1fx slower than real time on this host (timer "
-                          "period %d us): a time_scale_factor %d times the present one keeps them in step"
-                          % (",".join(str(a.p) for a in cores), factor, period * 1e6 / C.CPU_CLOCK_HZ,
-                             math.ceil(factor * 1.2)))
+            period = min((q for q in (a.timer_period() for a in cores) if q), default=None)
+            self.core_log(cores[0], "cores %s run %.1fx slower than real time on this host (%s): "
+                          "a time_scale_factor %d times the present one keeps them in step"
+                          % (",".join(str(a.p) for a in cores), factor,
+                             "timer period %g us" % (period * 1e6 / C.CPU_CLOCK_HZ) if period
+                             else "no periodic timer", math.ceil(factor * 1.2)))
 
     def quantum(self):
         """Advance every core by one quantum (or jump to the next event when all sleep)."""
