@@ -1,0 +1,91 @@
+"""Unmodified sPyNNaker 1!7.4.1 (installed by the test extra) runs PyNN scripts on an
+emulated board: it boots the board, maps the network, loads its own ARM binaries
+(expanders, IF_curr_exp, spike sources), runs them on the ARM engine and reads the
+recordings back. The scripts run in a subprocess with their own HOME, whose
+~/.spynnaker.cfg names the board, exactly as a user sets it up (README)."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from conftest import Board
+
+pytest.importorskip("spynnaker", reason="sPyNNaker 1!7.4.1 comes with the test extra")
+
+CFG = """[Machine]
+{machine}
+version = 5
+enable_advanced_monitor_support = False
+enable_reinjection = False
+{extra}
+"""
+
+TWO_CELLS = textwrap.dedent("""
+    import json
+    import pyNN.spiNNaker as p
+
+    p.setup(timestep=1.0)
+    source = p.Population(1, p.SpikeSourceArray(spike_times=[10, 30, 50]), label="input")
+    cells = p.Population(5, p.IF_curr_exp(), label="cells")
+    p.Projection(source, cells, p.AllToAllConnector(), p.StaticSynapse(weight=5.0, delay=1.0))
+    cells.record(["spikes", "v"])
+    p.run(100)
+    block = cells.get_data(["spikes", "v"])
+    seg = block.segments[0]
+    v = seg.filter(name="v")[0]
+    print(json.dumps({"spikes": [st.magnitude.tolist() for st in seg.spiketrains],
+                      "v_shape": list(v.shape), "v_first": float(v.magnitude[0][0])}))
+    p.end()
+""")
+
+
+def run_spynnaker(tmp_path, board_ip, script, extra_cfg="", timeout=300):
+    home = tmp_path / "home"
+    home.mkdir()
+    machine = "machine_name = %s" % board_ip if board_ip else ""
+    (home / ".spynnaker.cfg").write_text(CFG.format(machine=machine, extra=extra_cfg))
+    (tmp_path / "script.py").write_text(script)
+    env = dict(os.environ, HOME=str(home))
+    env.pop("PYTHONPATH", None)
+    proc = subprocess.run([sys.executable, "script.py"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    assert proc.returncode == 0 and lines, (proc.stdout[-3000:], proc.stderr[-5000:])
+    return json.loads(lines[-1])
+
+
+def test_spynnaker_boots_the_board_and_runs_a_script_on_arm_cores(tmp_path):
+    """The README's example: three input spikes, five cells, each firing 7 ms after each
+    input (sPyNNaker's own numerics on its own binary), and 100 ms of membrane voltage."""
+    board = Board(5, boot=False)          # unbooted, as after `spinnaker-emu up`: sPyNNaker boots it
+    try:
+        out = run_spynnaker(tmp_path, board.ip, TWO_CELLS)
+    finally:
+        board.stop()
+    assert out["spikes"] == [[17.0, 34.0, 53.0]] * 5
+    assert out["v_shape"] == [100, 5]
+    assert out["v_first"] == pytest.approx(-65.0)
+
+
+def test_spynnaker_gets_its_board_from_our_spalloc_server(tmp_path):
+    """[Machine] spalloc_server instead of machine_name: sPyNNaker's old-spalloc path
+    creates a job on our allocator, which powers a real board through its BMP; sPyNNaker
+    boots that board, runs the script and destroys the job at end()."""
+    from test_spalloc import Cluster, Client, machine_dict, net, DESTROYED
+    c = Cluster([machine_dict("m", net(11), 1, 1)], real=True)
+    try:
+        out = run_spynnaker(tmp_path, "", TWO_CELLS.replace(
+            "p.end()", "print(json.dumps({'ip': p.get_machine().ethernet_connected_chips[0].ip_address}))\n"
+                       "p.end()"),
+            extra_cfg="spalloc_server = 127.0.0.1\nspalloc_port = %d\nspalloc_user = pytest" % c.port)
+        cl = Client(c.port)
+        jobs = [j for j in cl.call("list_jobs") if j["owner"] == "pytest"]
+        states = [cl.call("get_job_state", j["job_id"])["state"] for j in jobs]
+        cl.close()
+    finally:
+        c.close()
+    assert out["ip"] in c.board_ips
+    assert all(s == DESTROYED for s in states), states
