@@ -485,3 +485,31 @@ def test_a_busy_wait_on_a_timer_is_skipped_not_emulated(spin3_tx):
     assert tx.read_word(x, y, marker) == 0x5A, "the poll loop never saw COUNT reach 0"
     assert 0.9 <= elapsed < 20, elapsed      # one virtual second, paced by the wall clock
     tx.send_signal(50, Signal.STOP)
+
+
+def test_arm_trace_flag_logs_what_a_traced_core_does(make_board, monkeypatch):
+    """SPINNAKER_EMU_ARM_TRACE=x,y,p (read when the board starts) writes the named
+    core's load, busy-wait skips and WFI into the board log with its virtual time;
+    other cores stay silent."""
+    monkeypatch.setenv("SPINNAKER_EMU_ARM_TRACE", "0,1,6")
+    b = make_board(version=3, boot=False)
+    monkeypatch.delenv("SPINNAKER_EMU_ARM_TRACE")
+    tx = Transceiver(b.ip, version=3)
+    try:
+        x, y = 0, 1
+        for p in (6, 7):
+            tx.write_word(x, y, sdram_slot(tx, x, y, p), 0)
+            tx.execute_flood({(x, y): [p]}, _poll_timer_aplx(sdram_slot(tx, x, y, p), C.CPU_CLOCK_HZ // 10),
+                             51 + p, wait=False)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not all(
+                tx.read_word(x, y, sdram_slot(tx, x, y, p)) == 0x5A for p in (6, 7)):
+            time.sleep(0.05)
+    finally:
+        tx.close()
+    log = open(b.handle.log_path).read()
+    mine = [ln for ln in log.splitlines() if "chip 0,1 core 6: [" in ln]
+    assert any("started: APLX" in ln and "entry 0x00000000" in ln for ln in mine), log[-2000:]
+    assert any("busy-wait on a timer COUNT at pc 0x000000" in ln for ln in mine), mine
+    assert any("WFI at pc 0x00000030" in ln for ln in mine), mine
+    assert not any("chip 0,1 core 7: [" in ln for ln in log.splitlines())

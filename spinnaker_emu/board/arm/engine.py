@@ -43,6 +43,7 @@ WALL_SLICE = 0.005             # seconds of work before the event loop gets a tu
 POLL_GAP, POLL_READS = 256, 4  # see ArmCore.polling
 SLOW_WARN_S = 2.0              # seconds behind real time before the cores are told why
 COUNTER_FLUSH_S = 0.01        # other chips' router counters go to them at most every 10 ms
+TRACE_LINES = 20000             # per core and image: a trace bounds the log it writes
 MAX_FAULTS = 4                 # exception entries without progress before the engine gives up
 SIGNAL_SHM = {Signal.START, Signal.PAUSE, Signal.CONT, Signal.EXIT, Signal.TIMER,
               Signal.USR0, Signal.USR1, Signal.USR2, Signal.USR3}
@@ -51,6 +52,24 @@ PORT_ETH = 0xFF                # SDP dest port byte of "the host, through an IP 
 
 def log(*a):
     print("[%s]" % time.strftime("%H:%M:%S"), *a, file=sys.stderr, flush=True)
+
+
+def trace_from_env():
+    """The cores SPINNAKER_EMU_ARM_TRACE names: "all", or "x,y,p" triples separated by
+    ";" (e.g. "0,0,3;0,0,4"). None: no tracing."""
+    v = os.environ.get("SPINNAKER_EMU_ARM_TRACE", "").strip().lower()
+    if not v:
+        return None
+    if v in ("all", "1", "*"):
+        return "all"
+    cores = set()
+    for part in v.split(";"):
+        try:
+            x, y, p = (int(n) for n in part.split(","))
+        except ValueError:
+            continue
+        cores.add((x, y, p))
+    return cores or None
 
 
 def pace_from_env():
@@ -88,10 +107,19 @@ class ArmCore:
         self.polls = 0
         self.last_poll = -POLL_GAP - 1
         self.polling = False
+        self.trace_left = TRACE_LINES if engine.traces(core) else 0
         self.halted = False
         self.mailbox = []                     # (cmd, data) waiting for an idle mailbox
         self.started = self.now
         self.stats = {"slices": 0, "cycles": 0, "irq": 0, "fiq": 0, "polls": 0}
+
+    def trace(self, text):
+        """One line of this core's trace in the board log, stamped with its virtual
+        time (SPINNAKER_EMU_ARM_TRACE; at most TRACE_LINES per image)."""
+        self.trace_left -= 1
+        self.engine.core_log(self, "[%.1f us] %s%s" % (
+            self.now / C.CPU_CLOCK_HZ * 1e6, text,
+            "" if self.trace_left else " (trace limit reached: no more lines for this core)"))
 
     def summary(self):
         """One line on what this core did, for the board log when it stops."""
@@ -162,6 +190,10 @@ class ArmCore:
     def write_dma(self, off, value):
         self.polls = 0
         self.dma.write(off, value)
+        if off == 0x0C and self.trace_left:
+            self.trace("DMA %s system 0x%08x TCM 0x%08x, %d bytes" % (
+                "TCM->system" if value >> 19 & 1 else "system->TCM", self.dma.adrs, self.dma.adrt,
+                value & 0x1FFFF))
         if off == 0x0C and self.dma.errors:
             self.engine.core_log(self, "DMA error: descriptor 0x%08x, system 0x%08x, TCM 0x%08x"
                                  % (value, self.dma.adrs, self.dma.adrt))
@@ -183,6 +215,9 @@ class ArmCore:
         self.engine.sysctl.write(off, value)
 
     def _send(self, kind, key, payload):
+        if self.trace_left:
+            self.trace("sent %s key 0x%08x%s" % (("MC", "P2P", "NN", "FR")[kind], key,
+                                                 "" if payload is None else " payload 0x%08x" % payload))
         self.engine.outbox.append((self, kind, key, payload))
 
     # ------------------------------------------------------------ interrupts
@@ -244,6 +279,8 @@ class ArmCore:
                     self.now = nxt
                 self.polling = False
                 self.stats["polls"] += 1
+                if self.trace_left:
+                    self.trace("busy-wait on a timer COUNT at pc 0x%08x skipped to here" % cpu.pc)
             self.update_lines(self.now)
             budget = horizon - self.now
             # An interrupt is taken now if the CPSR allows; either way the slice ends
@@ -251,11 +288,15 @@ class ArmCore:
             watch = 0
             if vic.fiq_pending():
                 if not cpu.cpsr & F_BIT:
+                    if self.trace_left:
+                        self.trace("FIQ (sources 0x%08x) at pc 0x%08x" % (vic.fiq_status(), cpu.pc))
                     cpu.take_fiq()
                     self.stats["fiq"] += 1
                 watch = F_BIT
             elif vic.irq_pending():
                 if not cpu.cpsr & I_BIT:
+                    if self.trace_left:
+                        self.trace("IRQ (sources 0x%08x) at pc 0x%08x" % (vic.irq_status(), cpu.pc))
                     cpu.take_irq()
                     self.stats["irq"] += 1
                 watch = I_BIT
@@ -270,6 +311,8 @@ class ArmCore:
             self.now += used
             if why == WFI:
                 self.wfi = self.dirty = True          # lines are looked at once more
+                if self.trace_left:
+                    self.trace("WFI at pc 0x%08x after %d cycles" % (cpu.pc, used))
             elif why == FAULT:
                 self._fault(detail)
             else:
@@ -342,6 +385,8 @@ class ArmKernel:
             for k, pl in zip(ks, pls):
                 if not comms.receive(P.MC, k, pl):
                     self.engine.chip.router.diag_counters[8] += 1     # dumped: no room
+                if self.arm.trace_left:
+                    self.arm.trace("received MC key 0x%08x%s" % (k, "" if pl is None else " payload 0x%08x" % pl))
         self.arm.dirty = True
         self.engine.wake()
 
@@ -370,12 +415,17 @@ class ArmEngine:
         self.task = None
         self._wake = None
         self.pace = pace_from_env()
+        self.trace_cores = trace_from_env()
         self.wall0 = None
         self.lag0 = None               # (wall, virtual) when virtual time began to lag
         self.last_flush = 0.0
         self.stats = {"slices": 0, "quanta": 0}
 
     # ------------------------------------------------------------ logging
+    def traces(self, core):
+        t = self.trace_cores
+        return t == "all" or (t is not None and (self.chip.x, self.chip.y, core.p) in t)
+
     def core_log(self, arm, text):
         log("chip %d,%d core %d: %s" % (self.chip.x, self.chip.y, arm.p, text))
 
@@ -407,6 +457,11 @@ class ArmEngine:
         self.cores[p] = arm
         core.kernel = ArmKernel(self, arm)
         core.arm = arm
+        if arm.trace_left:
+            arm.trace("started: APLX at 0x%08x, entry 0x%08x, app id %d, load %s" % (
+                image_addr, entry, app_id, ", ".join("%s 0x%08x+%d" % ({ACOPY: "copy", FILL: "fill"}[o.op],
+                                                                       o.dest, o.length)
+                                                    for o in ops if o.op != EXEC)))
         self.wake()
         return True
 
@@ -426,6 +481,8 @@ class ArmEngine:
         if arm is None:
             return
         bit = 1 << core.p
+        if arm.trace_left:
+            arm.trace("signal %s" % Signal(sig).name)
         if sig == Signal.SYNC0:
             self.sysctl.flag &= ~bit
             self.sysctl.raise_irq(bit)
@@ -440,6 +497,8 @@ class ArmEngine:
         """Put a mailbox command (a signal or an SDP message) for ``arm``; it waits
         if the core has not yet taken the previous one."""
         arm.mailbox.append((cmd, data))
+        if arm.trace_left and cmd == ShmCmd.MSG:
+            arm.trace("SDP message for the core (%d bytes)" % len(data))
         self._flush_mailbox(arm)
         self.wake()
 
