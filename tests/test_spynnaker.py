@@ -25,7 +25,7 @@ enable_reinjection = False
 
 TWO_CELLS = textwrap.dedent("""
     import json
-    import pyNN.spiNNaker as p
+    import BACKEND as p
 
     p.setup(timestep=1.0)
     source = p.Population(1, p.SpikeSourceArray(spike_times=[10, 30, 50]), label="input")
@@ -37,14 +37,17 @@ TWO_CELLS = textwrap.dedent("""
     seg = block.segments[0]
     v = seg.filter(name="v")[0]
     print(json.dumps({"spikes": [st.magnitude.tolist() for st in seg.spiketrains],
-                      "v_shape": list(v.shape), "v_first": float(v.magnitude[0][0])}))
+                      "v_shape": list(v.shape), "v_first": float(v.magnitude[0][0]),
+                      "v0": v.magnitude[:, 0].tolist()}))
     p.end()
 """)
+SPYNNAKER = "pyNN.spiNNaker"
+OURS = "spinnaker_emu.pynn"
 
 
 def run_spynnaker(tmp_path, board_ip, script, extra_cfg="", timeout=300):
     home = tmp_path / "home"
-    home.mkdir()
+    home.mkdir(parents=True)
     machine = "machine_name = %s" % board_ip if board_ip else ""
     (home / ".spynnaker.cfg").write_text(CFG.format(machine=machine, extra=extra_cfg))
     (tmp_path / "script.py").write_text(script)
@@ -62,7 +65,7 @@ def test_spynnaker_boots_the_board_and_runs_a_script_on_arm_cores(tmp_path):
     input (sPyNNaker's own numerics on its own binary), and 100 ms of membrane voltage."""
     board = Board(5, boot=False)          # unbooted, as after `spinnaker-emu up`: sPyNNaker boots it
     try:
-        out = run_spynnaker(tmp_path, board.ip, TWO_CELLS)
+        out = run_spynnaker(tmp_path, board.ip, TWO_CELLS.replace("BACKEND", SPYNNAKER))
     finally:
         board.stop()
     assert out["spikes"] == [[17.0, 34.0, 53.0]] * 5
@@ -77,7 +80,7 @@ def test_spynnaker_gets_its_board_from_our_spalloc_server(tmp_path):
     from test_spalloc import Cluster, Client, machine_dict, net, DESTROYED
     c = Cluster([machine_dict("m", net(11), 1, 1)], real=True)
     try:
-        out = run_spynnaker(tmp_path, "", TWO_CELLS.replace(
+        out = run_spynnaker(tmp_path, "", TWO_CELLS.replace("BACKEND", SPYNNAKER).replace(
             "p.end()", "print(json.dumps({'ip': p.get_machine().ethernet_connected_chips[0].ip_address}))\n"
                        "p.end()"),
             extra_cfg="spalloc_server = 127.0.0.1\nspalloc_port = %d\nspalloc_user = pytest" % c.port)
@@ -89,3 +92,30 @@ def test_spynnaker_gets_its_board_from_our_spalloc_server(tmp_path):
         c.close()
     assert out["ip"] in c.board_ips
     assert all(s == DESTROYED for s in states), states
+
+
+def test_spynnaker_binaries_and_our_kernels_give_the_same_cells(tmp_path):
+    """The same deterministic network through unmodified sPyNNaker (its IF_curr_exp.aplx
+    on the ARM engine) and through our backend (built-in kernels with sPyNNaker's
+    fixed-point numerics): identical spike times, and the membrane voltage within 0.005 mV
+    at every recorded step (our backend also records t = 100 ms, sPyNNaker stops at 99)."""
+    board = Board(5, boot=False)
+    try:
+        arm = run_spynnaker(tmp_path / "arm", board.ip, TWO_CELLS.replace("BACKEND", SPYNNAKER))
+    finally:
+        board.stop()
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    (tmp_path / "ours").mkdir()
+    (tmp_path / "ours" / "script.py").write_text(TWO_CELLS.replace("BACKEND", OURS))
+    proc = subprocess.run([sys.executable, "script.py"], cwd=tmp_path / "ours", env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ours = json.loads([ln for ln in proc.stdout.splitlines() if ln.startswith("{")][-1])
+    assert ours["spikes"] == arm["spikes"] == [[17.0, 34.0, 53.0]] * 5
+    n = len(arm["v0"])
+    assert n == 100 and len(ours["v0"]) == 101
+    # Not bit-identical yet: after the first input our kernel's v is up to ~0.0015 mV
+    # (~50 LSB of s16.15) off sPyNNaker's; equal before it.
+    assert ours["v0"][:12] == arm["v0"][:12]
+    assert ours["v0"][:n] == pytest.approx(arm["v0"], abs=0.005)
