@@ -694,7 +694,7 @@ class ArmEngine:
         if cores:
             period = min((q for q in (a.timer_period() for a in cores) if q), default=None)
             self.core_log(cores[0], "cores %s run %.1fx slower than real time on this host (%s): "
-                          "a time_scale_factor %d times the present one keeps them in step"
+                          "a time_scale_factor at least %d times the present one is needed"
                           % (",".join(str(a.p) for a in cores), factor,
                              "timer period %g us" % (period * 1e6 / C.CPU_CLOCK_HZ) if period
                              else "no periodic timer", math.ceil(factor * 1.2)))
