@@ -10,6 +10,7 @@ commands) through return_msg_ok, which overwrites the code with RC_OK; we
 reproduce that for 4.x images (raise HandlerError) and report the real code
 for 3.x images. Routing-level errors are always reported.
 """
+import socket
 import struct
 
 from ..protocol import constants as C
@@ -269,7 +270,15 @@ class Monitor:
             _arg(port not in (C.SCP_PORT, C.BOOT_PORT) and port != 0)
         else:
             ipb = struct.pack("<I", ip)
-            if ip == 0:
+            sender = self.proc.requester_address(hdr) if entry["use_sender"] else None
+            if sender is not None:
+                # scamp-cmd.c: the address and port of the request's own (transient) reply
+                # tag, i.e. whoever sent this request: SpiNNMan points a tag at a listening
+                # socket this way (reprogram_tag_to_listener)
+                if ip == 0:
+                    ipb = socket.inet_aton(sender[0])
+                port = sender[1]
+            elif ip == 0:
                 ipb = self.proc.requester_ip(hdr)
             entry.update(ip=ipb, tx_port=port)
         old = chip.tags.get(tag)

@@ -381,6 +381,11 @@ class ChipProcess:
     def requester_ip(self, hdr):
         return self.current_host_ip
 
+    def requester_address(self, hdr):
+        """(ip, port) of the host a request came from, through its transient reply tag
+        (None when the request arrived otherwise)."""
+        return self.transient_tags.get(hdr.tag)
+
     # ---- IP tags (board -> host) and reverse IP tags (host -> board)
     def send_to_host(self, sdp):
         """An SDP message with dest port PORT_ETH leaves through its IP tag."""
