@@ -117,8 +117,9 @@ class ArmCore:
         """One line of this core's trace in the board log, stamped with its virtual
         time (SPINNAKER_EMU_ARM_TRACE; at most TRACE_LINES per image)."""
         self.trace_left -= 1
+        # a core not yet run in this quantum has a clock behind the engine's
         self.engine.core_log(self, "[%.1f us] %s%s" % (
-            self.now / C.CPU_CLOCK_HZ * 1e6, text,
+            max(self.now, self.engine.now) / C.CPU_CLOCK_HZ * 1e6, text,
             "" if self.trace_left else " (trace limit reached: no more lines for this core)"))
 
     def summary(self):
