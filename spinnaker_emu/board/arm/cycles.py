@@ -24,9 +24,12 @@ from unicorn.unicorn_py3.unicorn import uclib
 from unicorn.unicorn_const import UC_HOOK_BLOCK
 
 # The state words: cycles this slice, the slice's budget, the CPSR mask bits whose
-# clearing ends the slice (an interrupt waits for them), and scratch for the hook
-COUNT, BUDGET, WATCH, SCRATCH = 0, 1, 2, 3
-STATE_WORDS = 4
+# clearing ends the slice (an interrupt waits for them), scratch for the hook, whether
+# an FIQ is due (the engine keeps it true while the VIC has one pending: the hook then
+# enters the FIQ itself where the CPSR unmasks it, instead of ending the slice), FIQs
+# the hook entered this slice, and a word to pass register values through
+COUNT, BUDGET, WATCH, SCRATCH, FIQ_DUE, FIQ_TAKEN, REGVAL = 0, 1, 2, 3, 4, 5, 6
+STATE_WORDS = 7
 
 
 def _compile():

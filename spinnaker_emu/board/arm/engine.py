@@ -137,11 +137,20 @@ class ArmCore:
     def read_cc(self, off):
         self.polls = 0
         value = self.comms.read(off)
-        if off == 0x14 and not self.comms.rx and self.cpu.state[cycles.WATCH] & F_BIT:
-            self.update_lines(self._now())          # the last packet read: is FIQ still due?
-            if not self.vic.fiq_pending():
-                self.cpu.state[cycles.WATCH] &= ~F_BIT
+        if off == 0x14 and self.cpu.state[cycles.WATCH] & F_BIT:
+            self._fiq_still_due()                     # a packet taken: is another one due?
         return value
+
+    def _fiq_still_due(self):
+        """Inside a slice: whether the VIC still has an FIQ pending (the next packet).
+        If so the block hook enters it where its handler returns; if not the slice need
+        not end there."""
+        self.update_lines(self._now())
+        due = self.vic.fiq_pending()
+        st = self.cpu.state
+        st[cycles.FIQ_DUE] = due and not self.trace_left     # traced cores: every FIQ logged
+        if not due:
+            st[cycles.WATCH] &= ~F_BIT
 
     def write_cc(self, off, value):
         self.polls = 0
@@ -183,6 +192,9 @@ class ArmCore:
                 self.cpu.stop()               # deliver it now, not at the quantum's end
             elif off == 0x30:                 # nothing else due: the slice may run on past
                 self.cpu.state[cycles.WATCH] = 0          # the handler's return
+        if off in (0x0C, 0x14):               # FIQ select or disable: is one still due?
+            self.update_lines(self._now())
+            self.cpu.state[cycles.FIQ_DUE] = self.vic.fiq_pending() and not self.trace_left
 
     def read_dma(self, off):
         self.polls = 0
@@ -301,12 +313,17 @@ class ArmCore:
                     cpu.take_irq()
                     self.stats["irq"] += 1
                 watch = I_BIT
-            cpu.state[cycles.WATCH] = watch
+            st = cpu.state
+            st[cycles.WATCH] = watch
+            st[cycles.FIQ_DUE] = watch == F_BIT and not self.trace_left and vic.fiq_pending()
             nxt = timers.next_event()
             if nxt is not None and nxt > self.now:
                 budget = min(budget, nxt - self.now)
             self.dirty = False                        # what arrived so far, this slice sees
             used, why, detail = cpu.run(budget)
+            if st[cycles.FIQ_TAKEN]:
+                self.stats["fiq"] += int(st[cycles.FIQ_TAKEN])
+                st[cycles.FIQ_TAKEN] = 0
             self.stats["slices"] += 1
             self.stats["cycles"] += used
             self.now += used

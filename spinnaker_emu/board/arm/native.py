@@ -28,11 +28,12 @@ uc_reg_write = types.ExternalFunction("uc_reg_write", types.int32(types.uint64, 
 uc_mem_read = types.ExternalFunction(
     "uc_mem_read", types.int32(types.uint64, types.uint64, types.uint64, types.uint64))
 
-from .cycles import COUNT, BUDGET, WATCH, SCRATCH, STATE_WORDS
+from .cycles import COUNT, BUDGET, WATCH, SCRATCH, FIQ_DUE, FIQ_TAKEN, REGVAL, STATE_WORDS
 # run_slice's "why": the slice spent its budget, the core executed WFI, or it was
 # stopped otherwise (an interrupt hook); a fault is FAULT_BASE + unicorn's error
 WHY_BUDGET, WHY_WFI, WHY_STOPPED, FAULT_BASE = 0, 1, 2, 16
 T_BIT, F_BIT, I_BIT, MODE_MASK = 1 << 5, 1 << 6, 1 << 7, 0x1F
+MODE_FIQ, VEC_FIQ = 0x11, 0x1C
 WFI_WORD, WFI_MASK = 0xEE070F90, 0xFFFF0FFF      # mcr p15, 0, rX, c7, c0, 4
 UNTIL_NEVER = 0xFFFFFFFE                         # an address no code reaches
 
@@ -44,9 +45,25 @@ def block_hook(uc, address, size, user):
     if st[COUNT] >= st[BUDGET]:
         uc_emu_stop(uc)
     elif st[WATCH]:
-        uc_reg_read(uc, UC_ARM_REG_CPSR, st.ctypes.data + SCRATCH * 8)
-        if st[SCRATCH] & st[WATCH] != st[WATCH]:      # a watched mask bit cleared
-            uc_emu_stop(uc)
+        base = st.ctypes.data
+        uc_reg_read(uc, UC_ARM_REG_CPSR, base + SCRATCH * 8)
+        cpsr = st[SCRATCH]
+        if cpsr & st[WATCH] != st[WATCH]:             # a watched mask bit cleared
+            if st[FIQ_DUE] and st[WATCH] & F_BIT and not cpsr & F_BIT:
+                # The FIQ the VIC still has pending (the next packet after its
+                # handler's return): enter it here, before this block, as hardware
+                # would. unicorn restarts at the new PC without leaving emu_start.
+                st[REGVAL] = (cpsr & ~(MODE_MASK | T_BIT)) | MODE_FIQ | I_BIT | F_BIT
+                uc_reg_write(uc, UC_ARM_REG_CPSR, base + REGVAL * 8)
+                st[REGVAL] = cpsr
+                uc_reg_write(uc, UC_ARM_REG_SPSR, base + REGVAL * 8)
+                st[REGVAL] = address + 4
+                uc_reg_write(uc, UC_ARM_REG_LR, base + REGVAL * 8)
+                st[REGVAL] = VEC_FIQ
+                uc_reg_write(uc, UC_ARM_REG_PC, base + REGVAL * 8)
+                st[FIQ_TAKEN] += 1
+            else:
+                uc_emu_stop(uc)
 
 
 # typed, so importing this module compiles it (the supervisor does, before forking)
@@ -58,6 +75,7 @@ def run_slice(uch, st, scratch, budget):
     st[COUNT] = 0
     st[BUDGET] = max(1, budget)
     st[SCRATCH] = 0
+    st[REGVAL] = 0
     buf = scratch.ctypes.data
     uc_reg_read(uch, UC_ARM_REG_PC, buf)
     uc_reg_read(uch, UC_ARM_REG_CPSR, buf + 4)
