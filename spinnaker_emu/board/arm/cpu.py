@@ -9,25 +9,17 @@ WFI (``mcr p15, 0, rX, c7, c0, 4``), which unicorn reports by returning early.
 """
 import ctypes
 
-import numpy as np
-
 from unicorn import Uc, UcError, UC_ARCH_ARM, UC_MODE_ARM, UC_PROT_ALL, UC_HOOK_INTR
 from unicorn import unicorn_const as UCC
 from unicorn.unicorn_py3.unicorn import uclib
-from unicorn.arm_const import (UC_CPU_ARM_946, UC_ARM_REG_PC, UC_ARM_REG_CPSR, UC_ARM_REG_SPSR,
+from unicorn.arm_const import (UC_CPU_ARM_946, UC_ARM_REG_PC, UC_ARM_REG_CPSR,
                                UC_ARM_REG_LR, UC_ARM_REG_SP, UC_ARM_REG_R0)
 
 from ...protocol import constants as C
 from ..memory import host_address, ITCM_SIZE, DTCM_SIZE
 from . import cycles, native
 
-# CPSR bits and modes
-T_BIT, F_BIT, I_BIT = 1 << 5, 1 << 6, 1 << 7
-MODE_MASK = 0x1F
-MODE_USR, MODE_FIQ, MODE_IRQ, MODE_SVC, MODE_ABT, MODE_UND, MODE_SYS = 0x10, 0x11, 0x12, 0x13, 0x17, 0x1B, 0x1F
-
-# Exception vectors (offset, mode, LR = faulting/return address + adjust)
-VEC_UNDEF, VEC_SVC, VEC_PABT, VEC_DABT, VEC_IRQ, VEC_FIQ = 0x04, 0x08, 0x0C, 0x10, 0x18, 0x1C
+from .arch import T_BIT, F_BIT, I_BIT, MODE_SVC, MODE_IRQ, MODE_FIQ, VEC_IRQ, VEC_FIQ
 
 # Where the peripherals sit (base, buffered alias); the VIC is also at 0xFFFFF000
 CC_BASES = (0x10000000, 0x20000000)
@@ -87,10 +79,7 @@ class ArmCpu:
         # the C API with one reusable buffer (the binding's generic path costs ~5 us)
         self._rbuf = ctypes.c_uint32()
         self._rref = ctypes.byref(self._rbuf)
-        self._wbuf = ctypes.c_uint32()
-        self._wref = ctypes.byref(self._wbuf)
         self._uch_int = ctypes.cast(uc._uch, ctypes.c_void_p).value
-        self._scratch = np.zeros(2, dtype=np.uint32)
         self.state = cycles.new_state()
         cycles.install(uc, self.state)
         self.interrupt = None
@@ -179,10 +168,6 @@ class ArmCpu:
         uclib.uc_reg_read(self._uch, r, self._rref)
         return self._rbuf.value
 
-    def set_reg(self, r, v):
-        self._wbuf.value = v & 0xFFFFFFFF
-        uclib.uc_reg_write(self._uch, r, self._wref)
-
     @property
     def pc(self):
         return self.reg(UC_ARM_REG_PC)
@@ -210,26 +195,21 @@ class ArmCpu:
         self.faults = 0
 
     # ------------------------------------------------------------ exceptions
-    def enter(self, vector, mode, return_address, mask_fiq=False):
-        """ARM exception entry: SPSR_mode = CPSR, mode switch (banks swap), LR, PC."""
-        old = self.reg(UC_ARM_REG_CPSR)
-        new = (old & ~(MODE_MASK | T_BIT)) | mode | I_BIT | (F_BIT if mask_fiq else 0)
-        self.set_reg(UC_ARM_REG_CPSR, new)
-        self.set_reg(UC_ARM_REG_SPSR, old)
-        self.set_reg(UC_ARM_REG_LR, return_address)
-        self.set_reg(UC_ARM_REG_PC, vector)
+    def enter(self, vector, mode, return_address):
+        """ARM exception entry for a fault (LR = ``return_address``)."""
+        native.enter_exception(self._uch_int, self.state, vector, mode, return_address & 0xFFFFFFFF)
 
     def take_irq(self):
-        native.enter_exception(self._uch_int, self._scratch, VEC_IRQ, MODE_IRQ, 4, False)
+        native.take_interrupt(self._uch_int, self.state, VEC_IRQ, MODE_IRQ, False)
 
     def take_fiq(self):
-        native.enter_exception(self._uch_int, self._scratch, VEC_FIQ, MODE_FIQ, 4, True)
+        native.take_interrupt(self._uch_int, self.state, VEC_FIQ, MODE_FIQ, True)
 
     # ------------------------------------------------------------ running
     def run(self, budget):
         """Run up to ``budget`` cycles. Returns (cycles used, why it ended, detail)."""
         self.interrupt = None
-        used, why = native.run_slice(self._uch_int, self.state, self._scratch, int(budget))
+        used, why = native.run_slice(self._uch_int, self.state, int(budget))
         if why >= native.FAULT_BASE:
             return used, FAULT, why - native.FAULT_BASE
         if self.interrupt is not None:

@@ -30,8 +30,8 @@ from ...apps.aplx import parse_aplx, ACOPY, FILL, EXEC
 from ...protocol import constants as C
 from ...protocol.constants import CPUState, Signal, ShmCmd, Lock, RTECode
 from ...protocol.structs import (SV, VCPU, vcpu_address, SDP_MSG_T, SDP_MSG_BODY, SDP_MSG_MAX_BODY)
-from .cpu import (ArmCpu, BUDGET, WFI, FAULT, T_BIT, I_BIT, F_BIT, VEC_UNDEF, VEC_SVC, VEC_PABT,
-                  VEC_DABT, MODE_UND, MODE_SVC, MODE_ABT)
+from .arch import T_BIT, I_BIT, F_BIT, VEC_UNDEF, VEC_SVC, VEC_PABT, VEC_DABT, MODE_UND, MODE_SVC, MODE_ABT
+from .cpu import ArmCpu, BUDGET, WFI, FAULT
 from . import cycles, peripherals as P
 
 # Cycles between exchanges of packets and messages: an eighth of the shortest

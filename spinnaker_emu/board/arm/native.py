@@ -1,7 +1,8 @@
-"""The two pieces of the ARM engine that run once per translated block or once
-per slice, compiled by numba to native code and cached on disk (compiled once
-per installation): the cycle-counting block hook (see cycles.py) and the slice
-runner.
+"""The pieces of the ARM engine that run once per translated block, slice or
+interrupt, compiled by numba to native code and cached on disk (compiled once per
+installation): the cycle-counting block hook (see cycles.py), the slice runner and
+exception entry (one routine, used by the hook, the engine's interrupts and its
+fault handling).
 
 Why the slice runner is native: a slice is a handful of unicorn C calls (read
 PC and CPSR, emu_start, read PC and the word before it to recognise WFI). Through
@@ -28,14 +29,36 @@ uc_reg_write = types.ExternalFunction("uc_reg_write", types.int32(types.uint64, 
 uc_mem_read = types.ExternalFunction(
     "uc_mem_read", types.int32(types.uint64, types.uint64, types.uint64, types.uint64))
 
+from .arch import T_BIT, F_BIT, I_BIT, MODE_MASK, MODE_FIQ, VEC_FIQ, WFI_WORD, WFI_MASK
 from .cycles import COUNT, BUDGET, WATCH, SCRATCH, FIQ_DUE, FIQ_TAKEN, REGVAL, STATE_WORDS
 # run_slice's "why": the slice spent its budget, the core executed WFI, or it was
 # stopped otherwise (an interrupt hook); a fault is FAULT_BASE + unicorn's error
 WHY_BUDGET, WHY_WFI, WHY_STOPPED, FAULT_BASE = 0, 1, 2, 16
-T_BIT, F_BIT, I_BIT, MODE_MASK = 1 << 5, 1 << 6, 1 << 7, 0x1F
-MODE_FIQ, VEC_FIQ = 0x11, 0x1C
-WFI_WORD, WFI_MASK = 0xEE070F90, 0xFFFF0FFF      # mcr p15, 0, rX, c7, c0, 4
 UNTIL_NEVER = 0xFFFFFFFE                         # an address no code reaches
+
+
+@njit(cache=True)
+def _read(uc, st, slot, reg):
+    """A 32-bit register through the state word ``slot``."""
+    st[slot] = 0
+    uc_reg_read(uc, reg, st.ctypes.data + slot * 8)
+    return st[slot]
+
+
+@njit(cache=True)
+def _write(uc, st, reg, value):
+    st[REGVAL] = value
+    uc_reg_write(uc, reg, st.ctypes.data + REGVAL * 8)
+
+
+@njit(cache=True)
+def _enter(uc, st, cpsr, vector, mode, return_address, mask_fiq):
+    """ARM exception entry: SPSR_mode = CPSR, mode switch (unicorn swaps the banks),
+    LR = ``return_address``, PC = vector; IRQs masked, FIQs too if ``mask_fiq``."""
+    _write(uc, st, UC_ARM_REG_CPSR, (cpsr & ~(MODE_MASK | T_BIT)) | mode | I_BIT | (F_BIT if mask_fiq else 0))
+    _write(uc, st, UC_ARM_REG_SPSR, cpsr)
+    _write(uc, st, UC_ARM_REG_LR, return_address & 0xFFFFFFFF)
+    _write(uc, st, UC_ARM_REG_PC, vector)
 
 
 @cfunc(types.void(types.uint64, types.uint64, types.uint32, types.voidptr), cache=True)
@@ -45,42 +68,27 @@ def block_hook(uc, address, size, user):
     if st[COUNT] >= st[BUDGET]:
         uc_emu_stop(uc)
     elif st[WATCH]:
-        base = st.ctypes.data
-        uc_reg_read(uc, UC_ARM_REG_CPSR, base + SCRATCH * 8)
-        cpsr = st[SCRATCH]
+        cpsr = _read(uc, st, SCRATCH, UC_ARM_REG_CPSR)
         if cpsr & st[WATCH] != st[WATCH]:             # a watched mask bit cleared
             if st[FIQ_DUE] and st[WATCH] & F_BIT and not cpsr & F_BIT:
                 # The FIQ the VIC still has pending (the next packet after its
                 # handler's return): enter it here, before this block, as hardware
                 # would. unicorn restarts at the new PC without leaving emu_start.
-                st[REGVAL] = (cpsr & ~(MODE_MASK | T_BIT)) | MODE_FIQ | I_BIT | F_BIT
-                uc_reg_write(uc, UC_ARM_REG_CPSR, base + REGVAL * 8)
-                st[REGVAL] = cpsr
-                uc_reg_write(uc, UC_ARM_REG_SPSR, base + REGVAL * 8)
-                st[REGVAL] = address + 4
-                uc_reg_write(uc, UC_ARM_REG_LR, base + REGVAL * 8)
-                st[REGVAL] = VEC_FIQ
-                uc_reg_write(uc, UC_ARM_REG_PC, base + REGVAL * 8)
+                _enter(uc, st, cpsr, VEC_FIQ, MODE_FIQ, address + 4, True)
                 st[FIQ_TAKEN] += 1
             else:
                 uc_emu_stop(uc)
 
 
-# typed, so importing this module compiles it (the supervisor does, before forking)
-@njit(types.UniTuple(types.int64, 2)(types.uint64, types.int64[::1], types.uint32[::1], types.int64),
-      cache=True)
-def run_slice(uch, st, scratch, budget):
+# typed, so importing this module compiles them (the supervisor does, before forking)
+@njit(types.UniTuple(types.int64, 2)(types.uint64, types.int64[::1], types.int64), cache=True)
+def run_slice(uch, st, budget):
     """Run one slice of at most ``budget`` cycles from the current PC (in Thumb
-    if CPSR.T). ``scratch``: uint32[2]. Returns (cycles used, why)."""
+    if CPSR.T). Returns (cycles used, why)."""
     st[COUNT] = 0
     st[BUDGET] = max(1, budget)
-    st[SCRATCH] = 0
-    st[REGVAL] = 0
-    buf = scratch.ctypes.data
-    uc_reg_read(uch, UC_ARM_REG_PC, buf)
-    uc_reg_read(uch, UC_ARM_REG_CPSR, buf + 4)
-    start = np.uint64(scratch[0])
-    if scratch[1] & T_BIT:
+    start = np.uint64(_read(uch, st, REGVAL, UC_ARM_REG_PC))
+    if _read(uch, st, SCRATCH, UC_ARM_REG_CPSR) & T_BIT:
         start |= np.uint64(1)
     err = uc_emu_start(uch, start, UNTIL_NEVER, 0, 0)
     used = max(1, st[COUNT])
@@ -88,28 +96,22 @@ def run_slice(uch, st, scratch, budget):
         return used, FAULT_BASE + err
     if st[COUNT] >= st[BUDGET]:
         return used, WHY_BUDGET
-    uc_reg_read(uch, UC_ARM_REG_PC, buf)
-    pc = np.uint64(scratch[0])
-    if pc >= 4 and uc_mem_read(uch, pc - 4, buf + 4, 4) == 0 and scratch[1] & WFI_MASK == WFI_WORD:
+    pc = _read(uch, st, REGVAL, UC_ARM_REG_PC)
+    st[SCRATCH] = 0
+    if pc >= 4 and uc_mem_read(uch, pc - 4, st.ctypes.data + SCRATCH * 8, 4) == 0 \
+            and st[SCRATCH] & WFI_MASK == WFI_WORD:
         return used, WHY_WFI
     return used, WHY_STOPPED
 
 
-@njit(types.void(types.uint64, types.uint32[::1], types.uint32, types.uint32, types.uint32, types.boolean),
-      cache=True)
-def enter_exception(uch, scratch, vector, mode, lr_offset, mask_fiq):
-    """ARM exception entry for an interrupt taken before the instruction at PC:
-    SPSR_mode = CPSR, mode switch (unicorn swaps the banks), LR = PC + lr_offset,
-    PC = vector; IRQs masked, FIQs too for an FIQ."""
-    buf = scratch.ctypes.data
-    uc_reg_read(uch, UC_ARM_REG_CPSR, buf)
-    uc_reg_read(uch, UC_ARM_REG_PC, buf + 4)
-    old = scratch[0]
-    scratch[0] = (old & ~np.uint32(MODE_MASK | T_BIT)) | mode | I_BIT | (F_BIT if mask_fiq else 0)
-    uc_reg_write(uch, UC_ARM_REG_CPSR, buf)
-    scratch[0] = old
-    uc_reg_write(uch, UC_ARM_REG_SPSR, buf)
-    scratch[1] = scratch[1] + lr_offset
-    uc_reg_write(uch, UC_ARM_REG_LR, buf + 4)
-    scratch[1] = vector
-    uc_reg_write(uch, UC_ARM_REG_PC, buf + 4)
+@njit(types.void(types.uint64, types.int64[::1], types.int64, types.int64, types.boolean), cache=True)
+def take_interrupt(uch, st, vector, mode, mask_fiq):
+    """Enter an interrupt before the instruction at PC (LR = PC + 4)."""
+    cpsr = _read(uch, st, SCRATCH, UC_ARM_REG_CPSR)
+    _enter(uch, st, cpsr, vector, mode, _read(uch, st, REGVAL, UC_ARM_REG_PC) + 4, mask_fiq)
+
+
+@njit(types.void(types.uint64, types.int64[::1], types.int64, types.int64, types.int64), cache=True)
+def enter_exception(uch, st, vector, mode, return_address):
+    """Enter an abort, undefined-instruction or SVC vector (LR given; FIQs stay as they are)."""
+    _enter(uch, st, _read(uch, st, SCRATCH, UC_ARM_REG_CPSR), vector, mode, return_address, False)
