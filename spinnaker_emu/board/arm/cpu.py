@@ -65,6 +65,7 @@ class ArmCpu:
             uc.mem_map(base, ROM_SIZE, UCC.UC_PROT_READ | UCC.UC_PROT_EXEC)
         self._uch = uc._uch
         self._callbacks = []        # ctypes callbacks unicorn holds pointers to
+        self.mmio_accesses = 0      # peripheral accesses so far (tells a busy-wait apart)
         self._mmio(CC_BASES, PERIPH_SIZE, "cc")
         self._mmio(TIMER_BASES, PERIPH_SIZE, "timer")
         self._mmio(VIC_BASES, PERIPH_SIZE, "vic")
@@ -98,9 +99,11 @@ class ArmCpu:
         devices, read_name, write_name = self.devices, "read_" + block, "write_" + block
 
         def read(off):
+            self.mmio_accesses += 1
             return getattr(devices, read_name)(off)
 
         def write(off, value):
+            self.mmio_accesses += 1
             getattr(devices, write_name)(off, value)
         self._mmio_map(bases, size, read, write)
 

@@ -106,6 +106,7 @@ class ArmCore:
         # clock skips to the next timer expiry (or until something arrives for it)
         self.polls = 0
         self.last_poll = -POLL_GAP - 1
+        self.last_poll_access = -2
         self.polling = False
         self.trace_left = TRACE_LINES if engine.traces(core) else 0
         self.halted = False
@@ -135,7 +136,6 @@ class ArmCore:
         return self.now + self.cpu.cycles_so_far()
 
     def read_cc(self, off):
-        self.polls = 0
         value = self.comms.read(off)
         if off == 0x14 and self.cpu.state[cycles.WATCH] & F_BIT:
             self._fiq_still_due()                     # a packet taken: is another one due?
@@ -153,7 +153,6 @@ class ArmCore:
             st[cycles.WATCH] &= ~F_BIT
 
     def write_cc(self, off, value):
-        self.polls = 0
         self.comms.write(off, value)
 
     def read_timer(self, off):
@@ -161,8 +160,10 @@ class ArmCore:
         self.timers.advance(now)
         value = self.timers.read(off, now)
         if off & 0x1F == 0x04 and value:       # COUNT, still running: a busy-wait?
-            self.polls = self.polls + 1 if now - self.last_poll <= POLL_GAP else 0
-            self.last_poll = now
+            accesses = self.cpu.mmio_accesses          # this read is the latest one
+            close = now - self.last_poll <= POLL_GAP and accesses == self.last_poll_access + 1
+            self.polls = self.polls + 1 if close else 0
+            self.last_poll, self.last_poll_access = now, accesses
             if self.polls >= POLL_READS:
                 self.polls = 0
                 self.polling = True
@@ -170,7 +171,6 @@ class ArmCore:
         return value
 
     def write_timer(self, off, value):
-        self.polls = 0
         now = self._now()
         self.timers.advance(now)
         self.timers.write(off, value, now)
@@ -178,12 +178,10 @@ class ArmCore:
             self.cpu.stop()                   # a new expiry may fall inside this slice
 
     def read_vic(self, off):
-        self.polls = 0
         self.update_lines(self._now())
         return self.vic.read(off)
 
     def write_vic(self, off, value):
-        self.polls = 0
         self.vic.write(off, value)
         if off in (0x10, 0x18, 0x30):         # enable, soft interrupt, end of service
             self.update_lines(self._now())
@@ -197,11 +195,9 @@ class ArmCore:
             self.cpu.state[cycles.FIQ_DUE] = self.vic.fiq_pending() and not self.trace_left
 
     def read_dma(self, off):
-        self.polls = 0
         return self.dma.read(off)
 
     def write_dma(self, off, value):
-        self.polls = 0
         self.dma.write(off, value)
         if off == 0x0C and self.trace_left:
             self.trace("DMA %s system 0x%08x TCM 0x%08x, %d bytes" % (
@@ -212,19 +208,15 @@ class ArmCore:
                                  % (value, self.dma.adrs, self.dma.adrt))
 
     def read_router(self, off):
-        self.polls = 0
         return int.from_bytes(self.engine.chip.router.read_registers(off, 4), "little")
 
     def write_router(self, off, value):
-        self.polls = 0
         self.engine.chip.router.write_registers(off, (value & 0xFFFFFFFF).to_bytes(4, "little"))
 
     def read_sysctl(self, off):
-        self.polls = 0
         return self.engine.sysctl.read(off)
 
     def write_sysctl(self, off, value):
-        self.polls = 0
         self.engine.sysctl.write(off, value)
 
     def _send(self, kind, key, payload):
@@ -267,6 +259,15 @@ class ArmCore:
                    if t.expiry is not None and t.control & 0x60 == 0x60]
         return min(periods) if periods else None
 
+    def _sleep_until(self, nxt, horizon):
+        """Move a core that does nothing until event ``nxt`` to it, or to the horizon if it
+        comes later (then True: the quantum is done for this core)."""
+        if nxt is None or nxt >= horizon:
+            self.now = horizon
+            return True
+        self.now = max(self.now, nxt)
+        return False
+
     def run_until(self, horizon):
         """Run this core until its clock reaches ``horizon`` (bounded work)."""
         cpu, vic, timers = self.cpu, self.vic, self.timers
@@ -274,22 +275,16 @@ class ArmCore:
             if self.halted or self.now >= horizon:
                 return
             if self.wfi and self._still_asleep():
-                nxt = timers.next_event()
-                if nxt is None or nxt >= horizon:
-                    self.now = horizon
+                if self._sleep_until(timers.next_event(), horizon):
                     return
-                self.now = max(self.now, nxt)
                 continue
             if self.polling:
                 # A loop polling a timer's COUNT sees nothing new until that timer expires or
                 # something arrives for the core (packets and messages come between slices):
                 # skip the spinning, as WFI does. The loop then reads the later COUNT.
                 nxt = timers.next_expiry()
-                if not self.dirty and (nxt is None or nxt > self.now):
-                    if nxt is None or nxt >= horizon:
-                        self.now = horizon
-                        return
-                    self.now = nxt
+                if not self.dirty and (nxt is None or nxt > self.now) and self._sleep_until(nxt, horizon):
+                    return
                 self.polling = False
                 self.stats["polls"] += 1
                 if self.trace_left:
