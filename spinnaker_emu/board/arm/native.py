@@ -34,6 +34,7 @@ from .cycles import COUNT, BUDGET, WATCH, SCRATCH, FIQ_DUE, FIQ_TAKEN, REGVAL, S
 # run_slice's "why": the slice spent its budget, the core executed WFI, or it was
 # stopped otherwise (an interrupt hook); a fault is FAULT_BASE + unicorn's error
 WHY_BUDGET, WHY_WFI, WHY_STOPPED, FAULT_BASE = 0, 1, 2, 16
+UC_MEM_FETCH = 18                                # unicorn's uc_mem_type
 UNTIL_NEVER = 0xFFFFFFFE                         # an address no code reaches
 
 
@@ -78,6 +79,19 @@ def block_hook(uc, address, size, user):
                 st[FIQ_TAKEN] += 1
             else:
                 uc_emu_stop(uc)
+
+
+@cfunc(types.boolean(types.uint64, types.uint64, types.int32, types.voidptr, types.voidptr), cache=True)
+def tlb_fill(uc, vaddr, access, entry, user):
+    """unicorn's virtual-TLB miss: the ARM968 has no MMU or MPU, so every address is
+    its own physical address with every permission (the mapped regions' own
+    protection, e.g. read-only ROM, still applies). Without this hook unicorn grants
+    only the access that missed, so a load and a store to the same page evict each
+    other's entry and every access takes the slow path."""
+    e = carray(entry, 2, dtype=np.uint64)             # uc_tlb_entry: paddr, perms
+    e[0] = vaddr & np.uint64(0xFFFFFFFFFFFFFC00)
+    e[1] = 5 if access == UC_MEM_FETCH else 3         # READ|EXEC, READ|WRITE
+    return True
 
 
 # typed, so importing this module compiles them (the supervisor does, before forking)
