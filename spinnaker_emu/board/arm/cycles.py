@@ -9,12 +9,15 @@ executed (one Thumb instruction; an ARM instruction counts two), a deterministic
 stand-in for ARM968 timing: the same binary and inputs always take the same
 virtual time, however busy the host is.
 
-The state is a small int64 array per core (COUNT, BUDGET, WATCH, SCRATCH). The
-hook is called at the start of a block, so a slice overshoots its budget by at
-most one block. An interrupt that is pending while the CPSR masks it sets WATCH:
-the hook then reads the CPSR at each block and ends the slice as soon as the mask
-clears (QEMU ends a block at every write to the CPSR), so the interrupt is taken
-at the instruction where hardware would take it, without polling.
+The state is a small int64 array per core (see the words below). The hook is
+called at the start of a block, so a slice overshoots its budget by at most one
+block. Interrupts: the engine keeps FIQ_DUE / IRQ_DUE true while the VIC has one
+pending (it re-evaluates them whenever an MMIO access can change the VIC's lines
+or priorities) and WATCH holds their CPSR mask bits. While a due interrupt is
+masked the hook reads the CPSR at each block (QEMU ends a block at every write to
+the CPSR) and enters the interrupt itself at the first block where the CPSR
+unmasks it, as hardware takes it at the next instruction boundary, without
+leaving emu_start.
 """
 import ctypes
 
@@ -23,13 +26,12 @@ import numpy as np
 from unicorn.unicorn_py3.unicorn import uclib
 from unicorn.unicorn_const import UC_HOOK_BLOCK
 
-# The state words: cycles this slice, the slice's budget, the CPSR mask bits whose
-# clearing ends the slice (an interrupt waits for them), scratch for the hook, whether
-# an FIQ is due (the engine keeps it true while the VIC has one pending: the hook then
-# enters the FIQ itself where the CPSR unmasks it, instead of ending the slice), FIQs
-# the hook entered this slice, and a word to pass register values through
-COUNT, BUDGET, WATCH, SCRATCH, FIQ_DUE, FIQ_TAKEN, REGVAL = 0, 1, 2, 3, 4, 5, 6
-STATE_WORDS = 7
+# The state words: cycles this slice, the slice's budget, the CPSR mask bits of the
+# interrupts that are due, scratch for the hook, whether an FIQ / an IRQ is due, the
+# FIQs / IRQs the native code entered this slice, and a word to pass register values
+# through
+COUNT, BUDGET, WATCH, SCRATCH, FIQ_DUE, FIQ_TAKEN, REGVAL, IRQ_DUE, IRQ_TAKEN = range(9)
+STATE_WORDS = 9
 
 
 def _compile():

@@ -137,20 +137,27 @@ class ArmCore:
 
     def read_cc(self, off):
         value = self.comms.read(off)
-        if off == 0x14 and self.cpu.state[cycles.WATCH] & F_BIT:
-            self._fiq_still_due()                     # a packet taken: is another one due?
+        if off == 0x14:
+            self._refresh_due()                       # a packet taken: is another one due?
         return value
 
-    def _fiq_still_due(self):
-        """Inside a slice: whether the VIC still has an FIQ pending (the next packet).
-        If so the block hook enters it where its handler returns; if not the slice need
-        not end there."""
+    def _refresh_due(self):
+        """Inside a slice, after an access that can change the VIC's lines or
+        priorities: which interrupts are due now (see _set_due)."""
         self.update_lines(self._now())
-        due = self.vic.fiq_pending()
-        st = self.cpu.state
-        st[cycles.FIQ_DUE] = due and not self.trace_left     # traced cores: every FIQ logged
-        if not due:
-            st[cycles.WATCH] &= ~F_BIT
+        self._set_due()
+
+    def _set_due(self):
+        """Tell the native code which interrupts the VIC has pending: it enters them
+        where the CPSR allows (cycles.py). A traced core's interrupts are entered here
+        instead, one trace line each: for it the due words stay 0 and the slice ends
+        where a pending interrupt's mask clears."""
+        vic, st = self.vic, self.cpu.state
+        fiq, irq = vic.fiq_pending(), vic.irq_pending()
+        native = not self.trace_left
+        st[cycles.FIQ_DUE] = fiq and native
+        st[cycles.IRQ_DUE] = irq and native
+        st[cycles.WATCH] = (F_BIT if fiq else 0) | (I_BIT if irq else 0)
 
     def write_cc(self, off, value):
         self.comms.write(off, value)
@@ -176,29 +183,27 @@ class ArmCore:
         self.timers.write(off, value, now)
         if off in (0x00, 0x08, 0x20, 0x28):
             self.cpu.stop()                   # a new expiry may fall inside this slice
+        elif off in (0x0C, 0x2C):
+            self._refresh_due()               # interrupt cleared
 
     def read_vic(self, off):
         self.update_lines(self._now())
-        return self.vic.read(off)
+        value = self.vic.read(off)
+        if off == 0x30:                       # acknowledged: lower priorities wait
+            self._set_due()
+        return value
 
     def write_vic(self, off, value):
         self.vic.write(off, value)
-        if off in (0x10, 0x18, 0x30):         # enable, soft interrupt, end of service
-            self.update_lines(self._now())
-            irq, fiq = self.vic.irq_pending(), self.vic.fiq_pending()
-            if irq or fiq:
-                self.cpu.stop()               # deliver it now, not at the quantum's end
-            elif off == 0x30:                 # nothing else due: the slice may run on past
-                self.cpu.state[cycles.WATCH] = 0          # the handler's return
-        if off in (0x0C, 0x14):               # FIQ select or disable: is one still due?
-            self.update_lines(self._now())
-            self.cpu.state[cycles.FIQ_DUE] = self.vic.fiq_pending() and not self.trace_left
+        if off in (0x0C, 0x10, 0x14, 0x18, 0x1C, 0x30):   # select, enable, soft, end of service
+            self._refresh_due()
 
     def read_dma(self, off):
         return self.dma.read(off)
 
     def write_dma(self, off, value):
         self.dma.write(off, value)
+        self._refresh_due()                   # a transfer done (or its interrupt cleared)
         if off == 0x0C and self.trace_left:
             self.trace("DMA %s system 0x%08x TCM 0x%08x, %d bytes" % (
                 "TCM->system" if value >> 19 & 1 else "system->TCM", self.dma.adrs, self.dma.adrt,
@@ -218,6 +223,7 @@ class ArmCore:
 
     def write_sysctl(self, off, value):
         self.engine.sysctl.write(off, value)
+        self._refresh_due()                   # CPU_INT raised or cleared
 
     def _send(self, kind, key, payload):
         if self.trace_left:
@@ -291,34 +297,20 @@ class ArmCore:
                     self.trace("busy-wait on a timer COUNT at pc 0x%08x skipped to here" % cpu.pc)
             self.update_lines(self.now)
             budget = horizon - self.now
-            # An interrupt is taken now if the CPSR allows; either way the slice ends
-            # when the CPSR next unmasks it (after its handler, or a critical section)
-            watch = 0
-            if vic.fiq_pending():
-                if not cpu.cpsr & F_BIT:
-                    if self.trace_left:
-                        self.trace("FIQ (sources 0x%08x) at pc 0x%08x" % (vic.fiq_status(), cpu.pc))
-                    cpu.take_fiq()
-                    self.stats["fiq"] += 1
-                watch = F_BIT
-            elif vic.irq_pending():
-                if not cpu.cpsr & I_BIT:
-                    if self.trace_left:
-                        self.trace("IRQ (sources 0x%08x) at pc 0x%08x" % (vic.irq_status(), cpu.pc))
-                    cpu.take_irq()
-                    self.stats["irq"] += 1
-                watch = I_BIT
+            if self.trace_left:
+                self._take_traced()
+            else:
+                self._set_due()               # taken by the native code where the CPSR allows
             st = cpu.state
-            st[cycles.WATCH] = watch
-            st[cycles.FIQ_DUE] = watch == F_BIT and not self.trace_left and vic.fiq_pending()
             nxt = timers.next_event()
             if nxt is not None and nxt > self.now:
                 budget = min(budget, nxt - self.now)
             self.dirty = False                        # what arrived so far, this slice sees
             used, why, detail = cpu.run(budget)
-            if st[cycles.FIQ_TAKEN]:
+            if st[cycles.FIQ_TAKEN] or st[cycles.IRQ_TAKEN]:
                 self.stats["fiq"] += int(st[cycles.FIQ_TAKEN])
-                st[cycles.FIQ_TAKEN] = 0
+                self.stats["irq"] += int(st[cycles.IRQ_TAKEN])
+                st[cycles.FIQ_TAKEN] = st[cycles.IRQ_TAKEN] = 0
             self.stats["slices"] += 1
             self.stats["cycles"] += used
             self.now += used
@@ -330,6 +322,21 @@ class ArmCore:
                 self._fault(detail)
             else:
                 cpu.faults = 0
+
+    def _take_traced(self):
+        """A traced core's pending interrupt, entered here with its trace line if the
+        CPSR allows; either way the slice ends where the CPSR next unmasks it."""
+        cpu, vic = self.cpu, self.vic
+        cpsr = cpu.cpsr
+        if vic.fiq_pending() and not cpsr & F_BIT:
+            self.trace("FIQ (sources 0x%08x) at pc 0x%08x" % (vic.fiq_status(), cpu.pc))
+            cpu.take_fiq()
+            self.stats["fiq"] += 1
+        elif vic.irq_pending() and not cpsr & I_BIT:
+            self.trace("IRQ (sources 0x%08x) at pc 0x%08x" % (vic.irq_status(), cpu.pc))
+            cpu.take_irq()
+            self.stats["irq"] += 1
+        self._set_due()
 
     # ------------------------------------------------------------ faults
     def _fault(self, detail):

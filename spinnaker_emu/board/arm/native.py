@@ -29,8 +29,9 @@ uc_reg_write = types.ExternalFunction("uc_reg_write", types.int32(types.uint64, 
 uc_mem_read = types.ExternalFunction(
     "uc_mem_read", types.int32(types.uint64, types.uint64, types.uint64, types.uint64))
 
-from .arch import T_BIT, F_BIT, I_BIT, MODE_MASK, MODE_FIQ, VEC_FIQ, WFI_WORD, WFI_MASK
-from .cycles import COUNT, BUDGET, WATCH, SCRATCH, FIQ_DUE, FIQ_TAKEN, REGVAL, STATE_WORDS
+from .arch import T_BIT, F_BIT, I_BIT, MODE_MASK, MODE_FIQ, MODE_IRQ, VEC_FIQ, VEC_IRQ, WFI_WORD, WFI_MASK
+from .cycles import (COUNT, BUDGET, WATCH, SCRATCH, FIQ_DUE, FIQ_TAKEN, REGVAL, IRQ_DUE, IRQ_TAKEN,
+                     STATE_WORDS)
 # run_slice's "why": the slice spent its budget, the core executed WFI, or it was
 # stopped otherwise (an interrupt hook); a fault is FAULT_BASE + unicorn's error
 WHY_BUDGET, WHY_WFI, WHY_STOPPED, FAULT_BASE = 0, 1, 2, 16
@@ -62,6 +63,20 @@ def _enter(uc, st, cpsr, vector, mode, return_address, mask_fiq):
     _write(uc, st, UC_ARM_REG_PC, vector)
 
 
+@njit(cache=True)
+def _take_due(uc, st, cpsr, return_address):
+    """Enter the due interrupt the CPSR allows, FIQ first (True), or nothing (False)."""
+    if st[FIQ_DUE] and not cpsr & F_BIT:
+        _enter(uc, st, cpsr, VEC_FIQ, MODE_FIQ, return_address, True)
+        st[FIQ_TAKEN] += 1
+        return True
+    if st[IRQ_DUE] and not cpsr & I_BIT:
+        _enter(uc, st, cpsr, VEC_IRQ, MODE_IRQ, return_address, False)
+        st[IRQ_TAKEN] += 1
+        return True
+    return False
+
+
 @cfunc(types.void(types.uint64, types.uint64, types.uint32, types.voidptr), cache=True)
 def block_hook(uc, address, size, user):
     st = carray(user, STATE_WORDS, dtype=np.int64)
@@ -70,14 +85,12 @@ def block_hook(uc, address, size, user):
         uc_emu_stop(uc)
     elif st[WATCH]:
         cpsr = _read(uc, st, SCRATCH, UC_ARM_REG_CPSR)
-        if cpsr & st[WATCH] != st[WATCH]:             # a watched mask bit cleared
-            if st[FIQ_DUE] and st[WATCH] & F_BIT and not cpsr & F_BIT:
-                # The FIQ the VIC still has pending (the next packet after its
-                # handler's return): enter it here, before this block, as hardware
-                # would. unicorn restarts at the new PC without leaving emu_start.
-                _enter(uc, st, cpsr, VEC_FIQ, MODE_FIQ, address + 4, True)
-                st[FIQ_TAKEN] += 1
-            else:
+        if cpsr & st[WATCH] != st[WATCH]:             # a due interrupt's mask bit is clear
+            # Enter it here, before this block, as hardware would (LR = this block + 4):
+            # unicorn restarts at the vector without leaving emu_start. A mask bit whose
+            # interrupt is no longer due (the engine has not yet cleared WATCH) or a
+            # traced core (due words kept 0) ends the slice instead.
+            if not _take_due(uc, st, cpsr, address + 4):
                 uc_emu_stop(uc)
 
 
@@ -98,11 +111,17 @@ def tlb_fill(uc, vaddr, access, entry, user):
 @njit(types.UniTuple(types.int64, 2)(types.uint64, types.int64[::1], types.int64), cache=True)
 def run_slice(uch, st, budget):
     """Run one slice of at most ``budget`` cycles from the current PC (in Thumb
-    if CPSR.T). Returns (cycles used, why)."""
+    if CPSR.T), first entering a due interrupt the CPSR allows. Returns (cycles
+    used, why)."""
     st[COUNT] = 0
     st[BUDGET] = max(1, budget)
-    start = np.uint64(_read(uch, st, REGVAL, UC_ARM_REG_PC))
-    if _read(uch, st, SCRATCH, UC_ARM_REG_CPSR) & T_BIT:
+    pc = _read(uch, st, REGVAL, UC_ARM_REG_PC)
+    cpsr = _read(uch, st, SCRATCH, UC_ARM_REG_CPSR)
+    if st[WATCH] and _take_due(uch, st, cpsr, pc + 4):     # due and not masked: taken now
+        pc = _read(uch, st, REGVAL, UC_ARM_REG_PC)
+        cpsr = _read(uch, st, SCRATCH, UC_ARM_REG_CPSR)
+    start = np.uint64(pc)
+    if cpsr & T_BIT:
         start |= np.uint64(1)
     err = uc_emu_start(uch, start, UNTIL_NEVER, 0, 0)
     used = max(1, st[COUNT])
