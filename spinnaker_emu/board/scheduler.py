@@ -328,9 +328,29 @@ class Scheduler:
     def route_now(self, packets):
         """Multicast packets from ARM cores [(arm core, key, payload)], routed at once
         (they are not part of a lockstep step): local cores get them directly, other
-        chips in an unmarked batch."""
+        chips in an unmarked batch. A packet whose only destinations are this chip's
+        ARM cores (``kernel.receive_mc``) skips the batching: that is most packets of a
+        network on one chip, and batching cost more than emulating their handlers."""
         me = self.chip.xy
-        batches = self._trace_batches([(arm.core, 0, key, pl) for arm, key, pl in packets])
+        cores = self.chip.cores.cores
+        router = self.chip.router
+        far = []
+        for arm, key, pl in packets:
+            t = self.trace(key)
+            targets = t.targets
+            if len(targets) != 1 or targets[0][0] != me or t.links or \
+                    not all(hasattr(cores[p].kernel, "receive_mc") for p in targets[0][1]):
+                far.append((arm.core, 0, key, pl))
+                continue
+            for (_x, _y, idx) in t.counters:          # all on this chip: no links
+                router.diag_counters[idx] += 1
+            for p in targets[0][1]:
+                core = cores[p]
+                core.provenance["received"] += 1
+                core.kernel.receive_mc(key, pl)
+        if not far:
+            return
+        batches = self._trace_batches(far)
         local = batches.pop(me, None)
         if local:
             self.deliver(local, None, None, marked=False)

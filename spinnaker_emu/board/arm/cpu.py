@@ -54,18 +54,6 @@ class ArmCpu:
         self.devices = devices
         self.uc = uc = Uc(UC_ARCH_ARM, UC_MODE_ARM)
         uc.ctl_set_cpu_model(UC_CPU_ARM_946)
-        # The ARM968 has no MMU and no MPU: addresses are physical. In unicorn's
-        # default TLB mode every store to RAM takes QEMU's slow path (the ARM946 model's
-        # protection unit; ~35 M stores/s here). The virtual TLB mode with a native fill
-        # hook (identity map, all permissions) keeps loads and stores on the fast path
-        # (~600 M/s); unmapped addresses still fault as before.
-        uc.ctl_tlb_mode(UCC.UC_TLB_VIRTUAL)
-        self._tlb_hook = ctypes.c_size_t()
-        err = uclib.uc_hook_add(uc._uch, ctypes.byref(self._tlb_hook), UCC.UC_HOOK_TLB_FILL,
-                                ctypes.c_void_p(native.tlb_fill.address), None,
-                                ctypes.c_uint64(1), ctypes.c_uint64(0))
-        if err:
-            raise UcError(err)
         self._buffers = []          # keep every mapped buffer (and its export) alive
         self._map(C.ITCM_BASE, memory.itcm_of(p), ITCM_SIZE)
         self._map(C.DTCM_BASE, memory.dtcm_of(p), DTCM_SIZE)
@@ -95,6 +83,19 @@ class ArmCpu:
         self._uch_int = ctypes.cast(uc._uch, ctypes.c_void_p).value
         self.state = cycles.new_state()
         cycles.install(uc, self.state)
+        # The ARM968 has no MMU and no MPU: addresses are physical. In unicorn's
+        # default TLB mode every store to RAM takes QEMU's slow path (the ARM946 model's
+        # protection unit; ~35 M stores/s here). The virtual TLB mode with a native fill
+        # hook (identity map, all permissions) keeps loads and stores on the fast path
+        # (~600 M/s); unmapped addresses still fault as before. The hook counts
+        # its refills in the state words.
+        uc.ctl_tlb_mode(UCC.UC_TLB_VIRTUAL)
+        self._tlb_hook = ctypes.c_size_t()
+        err = uclib.uc_hook_add(uc._uch, ctypes.byref(self._tlb_hook), UCC.UC_HOOK_TLB_FILL,
+                                ctypes.c_void_p(native.tlb_fill.address),
+                                ctypes.c_void_p(self.state.ctypes.data), ctypes.c_uint64(1), ctypes.c_uint64(0))
+        if err:
+            raise UcError(err)
         self.interrupt = None
         uc.hook_add(UC_HOOK_INTR, self._on_intr)
         self.faults = 0
@@ -107,26 +108,35 @@ class ArmCpu:
     def _mmio(self, bases, size, block):
         """Map ``block``'s registers to ``devices.read_<block>(offset)`` and
         ``devices.write_<block>(offset, value)``, looked up at each access so that
-        ``devices`` can be rebound to the core running on this CPU now."""
+        ``devices`` can be rebound to the core running on this CPU now. unicorn
+        calls our own ctypes callbacks (its binding's wrappers cost three Python
+        calls per access, and MMIO runs at every interrupt, DMA and packet), one
+        Python frame each. An exception in a handler is a bug of ours: logged, and
+        the slice ends."""
         devices, read_name, write_name = self.devices, "read_" + block, "write_" + block
 
-        def read(off):
+        def on_read(_uc, off, _size, _ud):
             self.mmio_accesses += 1
-            return getattr(devices, read_name)(off)
+            try:
+                return getattr(devices, read_name)(off) & 0xFFFFFFFF
+            except Exception as e:          # noqa: BLE001 (a C callback cannot raise)
+                self._callback_failed("read", off, e)
+                return 0
 
-        def write(off, value):
+        def on_write(_uc, off, _size, value, _ud):
             self.mmio_accesses += 1
-            getattr(devices, write_name)(off, value)
-        self._mmio_map(bases, size, read, write)
+            try:
+                getattr(devices, write_name)(off, value & 0xFFFFFFFF)
+            except Exception as e:          # noqa: BLE001
+                self._callback_failed("write", off, e)
+        self._register(bases, size, on_read, on_write)
 
     def _mmio_map(self, bases, size, read, write):
-        """unicorn MMIO through our own ctypes callbacks: the binding's wrappers cost
-        three Python calls per access, and MMIO runs at every interrupt, DMA and packet.
-        An exception in a handler is a bug of ours: logged, and the slice ends."""
+        """Map ``read(off)`` / ``write(off, value)`` (blocks without a device)."""
         def on_read(_uc, off, _size, _ud):
             try:
                 return read(off) & 0xFFFFFFFF
-            except Exception as e:          # noqa: BLE001 (a C callback cannot raise)
+            except Exception as e:          # noqa: BLE001
                 self._callback_failed("read", off, e)
                 return 0
 
@@ -135,6 +145,9 @@ class ArmCpu:
                 write(off, value & 0xFFFFFFFF)
             except Exception as e:          # noqa: BLE001
                 self._callback_failed("write", off, e)
+        self._register(bases, size, on_read, on_write)
+
+    def _register(self, bases, size, on_read, on_write):
         cbs = (_MMIO_READ(on_read), _MMIO_WRITE(on_write))
         self._callbacks.append(cbs)
         for base in bases:

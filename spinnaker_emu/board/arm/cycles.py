@@ -28,10 +28,10 @@ from unicorn.unicorn_const import UC_HOOK_BLOCK
 
 # The state words: cycles this slice, the slice's budget, the CPSR mask bits of the
 # interrupts that are due, scratch for the hook, whether an FIQ / an IRQ is due, the
-# FIQs / IRQs the native code entered this slice, and a word to pass register values
-# through
-COUNT, BUDGET, WATCH, SCRATCH, FIQ_DUE, FIQ_TAKEN, REGVAL, IRQ_DUE, IRQ_TAKEN = range(9)
-STATE_WORDS = 9
+# FIQs / IRQs the native code entered this slice, a word to pass register values
+# through, and unicorn's TLB refills so far (native.tlb_fill)
+COUNT, BUDGET, WATCH, SCRATCH, FIQ_DUE, FIQ_TAKEN, REGVAL, IRQ_DUE, IRQ_TAKEN, TLB_FILLS = range(10)
+STATE_WORDS = 10
 
 
 def _compile():

@@ -113,6 +113,7 @@ class ArmCore:
         self.mailbox = []                     # (cmd, data) waiting for an idle mailbox
         self.started = self.now
         self.stats = {"slices": 0, "cycles": 0, "irq": 0, "fiq": 0, "polls": 0}
+        self.tlb_fills0 = int(cpu.state[cycles.TLB_FILLS])   # the CPU outlives its images
 
     def trace(self, text):
         """One line of this core's trace in the board log, stamped with its virtual
@@ -127,9 +128,10 @@ class ArmCore:
         """One line on what this core did, for the board log when it stops."""
         virtual = (self.now - self.started) / C.CPU_CLOCK_HZ
         st = self.stats
-        return ("%.3f s virtual, %.1f%% busy, %d slices, %d IRQs, %d FIQs, %d timer busy-waits skipped"
-                % (virtual, 100.0 * st["cycles"] / max(1, self.now - self.started), st["slices"],
-                   st["irq"], st["fiq"], st["polls"]))
+        return ("%.3f s virtual, %.1f%% busy, %d slices, %d IRQs, %d FIQs, %d timer busy-waits skipped, "
+                "%d TLB refills" % (virtual, 100.0 * st["cycles"] / max(1, self.now - self.started),
+                                    st["slices"], st["irq"], st["fiq"], st["polls"],
+                                    self.cpu.state[cycles.TLB_FILLS] - self.tlb_fills0))
 
     # ------------------------------------------------------------ devices (MMIO)
     def _now(self):
@@ -409,6 +411,15 @@ class ArmKernel:
                     self.arm.trace("received MC key 0x%08x%s" % (k, "" if pl is None else " payload 0x%08x" % pl))
         self.arm.dirty = True
         self.engine.wake()
+
+    def receive_mc(self, key, payload):
+        """One multicast packet from a core on this chip (Scheduler.route_now)."""
+        arm = self.arm
+        if not arm.comms.receive(P.MC, key, payload):
+            self.engine.chip.router.diag_counters[8] += 1     # dumped: no room
+        if arm.trace_left:
+            arm.trace("received MC key 0x%08x%s" % (key, "" if payload is None else " payload 0x%08x" % payload))
+        arm.dirty = True
 
     def on_sdp(self, sdp):
         self.engine.post(self.arm, ShmCmd.MSG, bytes(sdp))

@@ -31,7 +31,7 @@ uc_mem_read = types.ExternalFunction(
 
 from .arch import T_BIT, F_BIT, I_BIT, MODE_MASK, MODE_FIQ, MODE_IRQ, VEC_FIQ, VEC_IRQ, WFI_WORD, WFI_MASK
 from .cycles import (COUNT, BUDGET, WATCH, SCRATCH, FIQ_DUE, FIQ_TAKEN, REGVAL, IRQ_DUE, IRQ_TAKEN,
-                     STATE_WORDS)
+                     TLB_FILLS, STATE_WORDS)
 # run_slice's "why": the slice spent its budget, the core executed WFI, or it was
 # stopped otherwise (an interrupt hook); a fault is FAULT_BASE + unicorn's error
 WHY_BUDGET, WHY_WFI, WHY_STOPPED, FAULT_BASE = 0, 1, 2, 16
@@ -104,6 +104,8 @@ def tlb_fill(uc, vaddr, access, entry, user):
     e = carray(entry, 2, dtype=np.uint64)             # uc_tlb_entry: paddr, perms
     e[0] = vaddr & np.uint64(0xFFFFFFFFFFFFFC00)
     e[1] = 5 if access == UC_MEM_FETCH else 3         # READ|EXEC, READ|WRITE
+    st = carray(user, STATE_WORDS, dtype=np.int64)
+    st[TLB_FILLS] += 1
     return True
 
 
