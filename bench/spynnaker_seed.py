@@ -14,7 +14,7 @@ extraction) and by pyNN.nest, in one bench run. Prints one JSON line:
                         52 s for this script
   ratio                 spynnaker.wall_s / nest.wall_s
 
-    python bench/spynnaker_seed.py [--tsf 15,20,30] [--ip 127.0.1.6]
+    python bench/spynnaker_seed.py [--tsf 6,8,10,15] [--ip 127.0.1.6]
                                    [--spynnaker-python PATH] [--nest-python PATH]
 
 The board (`spinnaker-emu up --ip IP`) is started and stopped here, once per tsf tried;
@@ -131,7 +131,7 @@ def run_nest(python, timeout):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--tsf", default="15,20,30", help="time_scale_factors to try, smallest first")
+    ap.add_argument("--tsf", default="6,8,10,15", help="time_scale_factors to try, smallest first")
     ap.add_argument("--ip", default="127.0.1.6")
     ap.add_argument("--spynnaker-python", default=SPYNNAKER_PYTHON)
     ap.add_argument("--nest-python", default=NEST_PYTHON)

@@ -33,6 +33,18 @@ def match(entries, key):
     return None
 
 
+def local_trace(xy, route):
+    """The trace of a key that ``xy``'s own table routes to its cores only (no link): the
+    same for every key that entry matches, so a caller may share it between keys."""
+    t = Trace()
+    t.counters.append((xy[0], xy[1], DIAG_LOC_MC))
+    cores = (route >> 6) & 0x3FFFF
+    if cores:
+        t.deliveries[xy] = cores
+    t.targets = [(xy, tuple(p for p in range(1, N_CORES) if cores & (1 << p)))] if cores else []
+    return t
+
+
 def trace(tables, machine, src, key, max_hops=4096):
     t = Trace()
     frontier = [(src, None)]

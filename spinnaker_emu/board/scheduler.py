@@ -27,7 +27,7 @@ import numpy as np
 
 from ..protocol import constants as C
 from ..protocol.constants import CPUState, Signal
-from .multicast import trace, ranges_reach
+from .multicast import trace, local_trace, match, ranges_reach
 
 HELLO_TIMEOUT = 3.0
 # Real-time runs start this long after the active set is sent out, on every chip, as
@@ -49,6 +49,7 @@ class Scheduler:
         self.tables = {}                 # (x, y) -> [(key, mask, route)] in entry order
         self.table_fp = None
         self.traces = {}                 # key -> Trace
+        self.local_traces = {}           # route word -> Trace, for routes to this chip's cores only
         self.inbox = {}                  # core -> [(epoch, sender step, (sent_tick, keys, payloads))]
         self.outbox = []                 # (core, sent_tick, keys, payloads)
         self.hellos = {}                 # epoch id -> {xy: active}
@@ -79,6 +80,7 @@ class Scheduler:
         self.table_fp = hash(tuple(entries))
         self.tables = {self.chip.xy: entries}
         self.traces.clear()
+        self.local_traces.clear()
 
     def check_tables(self):
         """Broadcast this chip's table if it changed (called after SCP and signals)."""
@@ -97,11 +99,21 @@ class Scheduler:
     def set_table(self, xy, entries):
         self.tables[xy] = entries
         self.traces.clear()
+        self.local_traces.clear()
 
     def trace(self, key):
         t = self.traces.get(key)
         if t is None:
-            t = self.traces[key] = trace(self.tables, self.chip.machine, self.chip.xy, key)
+            # A population's keys (one per neuron or source) mostly share one entry that
+            # routes to cores of this chip only: one trace per such entry, not per key
+            route = match(self.tables.get(self.chip.xy, ()), key)
+            if route is not None and route & 0x3F == 0 and route >> 6:
+                t = self.local_traces.get(route)
+                if t is None:
+                    t = self.local_traces[route] = local_trace(self.chip.xy, route)
+            else:
+                t = trace(self.tables, self.chip.machine, self.chip.xy, key)
+            self.traces[key] = t
         return t
 
     # ------------------------------------------------------------ cores

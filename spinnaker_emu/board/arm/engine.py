@@ -139,8 +139,9 @@ class ArmCore:
 
     def read_cc(self, off):
         value = self.comms.read(off)
-        if off == 0x14:
-            self._refresh_due()                       # a packet taken: is another one due?
+        if off == 0x14:                               # a packet taken: is another one due?
+            self.vic.lines = (self.vic.lines & ~P.COMMS_RX_LINES) | self.comms.lines()
+            self._set_due()
         return value
 
     def _refresh_due(self):
@@ -188,8 +189,10 @@ class ArmCore:
         elif off in (0x0C, 0x2C):
             self._refresh_due()               # interrupt cleared
 
+    # The VIC's lines are kept current by the accesses that change them (below) and at
+    # each slice's start; a timer cannot expire inside a slice (slices end at the next
+    # expiry), so VIC accesses need not recompute them.
     def read_vic(self, off):
-        self.update_lines(self._now())
         value = self.vic.read(off)
         if off == 0x30:                       # acknowledged: lower priorities wait
             self._set_due()
@@ -198,14 +201,17 @@ class ArmCore:
     def write_vic(self, off, value):
         self.vic.write(off, value)
         if off in (0x0C, 0x10, 0x14, 0x18, 0x1C, 0x30):   # select, enable, soft, end of service
-            self._refresh_due()
+            self._set_due()
 
     def read_dma(self, off):
         return self.dma.read(off)
 
     def write_dma(self, off, value):
         self.dma.write(off, value)
-        self._refresh_due()                   # a transfer done (or its interrupt cleared)
+        if off in (0x0C, 0x10, 0x18):         # a transfer done, its interrupt cleared, enables
+            d1, d2 = self.dma.lines()
+            self.vic.lines = (self.vic.lines & ~P.DMA_LINES) | (1 << d1 if d1 else 0) | (1 << d2 if d2 else 0)
+            self._set_due()
         if off == 0x0C and self.trace_left:
             self.trace("DMA %s system 0x%08x TCM 0x%08x, %d bytes" % (
                 "TCM->system" if value >> 19 & 1 else "system->TCM", self.dma.adrs, self.dma.adrt,

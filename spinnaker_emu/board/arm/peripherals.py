@@ -25,6 +25,9 @@ TX_STATUS = TX_EMPTY | TX_FULL | 1 << 29 | TX_NOT_FULL
 RX_FIFO_DEPTH = 4096          # the router and links hold packets a busy core has not read
 MC, P2P, NN, FR = 0, 1, 2, 3
 RX_LINE = {MC: CC_MC_INT, P2P: CC_P2P_INT, NN: CC_NN_INT, FR: CC_FR_INT}
+# The VIC lines each block drives (to update one block's share of Vic.lines)
+COMMS_RX_LINES = (1 << CC_RDY_INT) | sum(1 << n for n in RX_LINE.values())
+DMA_LINES = (1 << DMA_DONE_INT) | (1 << DMA_ERR_INT)
 
 MASK32 = 0xFFFFFFFF
 
@@ -43,6 +46,7 @@ class Vic:
         self.vect_cntl = [0] * 16
         self.def_addr = 0
         self.in_service = []      # slot numbers (16 = default), innermost last
+        self.vectored = ()        # (slot, source) of the enabled vector slots, by priority
 
     def raw(self):
         return self.lines | self.soft
@@ -55,9 +59,8 @@ class Vic:
 
     def _slot_of(self, status):
         """Highest-priority (lowest) enabled vector slot whose source is active."""
-        for i in range(16):
-            c = self.vect_cntl[i]
-            if c & 0x20 and status >> (c & 31) & 1:
+        for i, source in self.vectored:
+            if status >> source & 1:
                 return i
         return 16 if status else None
 
@@ -125,6 +128,7 @@ class Vic:
             self.vect_addr[(off - 0x100) >> 2] = value
         elif 0x200 <= off < 0x240:
             self.vect_cntl[(off - 0x200) >> 2] = value
+            self.vectored = tuple((i, c & 31) for i, c in enumerate(self.vect_cntl) if c & 0x20)
 
 
 class Timer:
