@@ -513,3 +513,40 @@ def test_arm_trace_flag_logs_what_a_traced_core_does(make_board, monkeypatch):
     assert any("busy-wait on a timer COUNT at pc 0x000000" in ln for ln in mine), mine
     assert any("WFI at pc 0x00000030" in ln for ln in mine), mine
     assert not any("chip 0,1 core 7: [" in ln for ln in log.splitlines())
+
+
+def test_native_vic_nests_priorities_and_sets_the_due_words():
+    """The VIC (vic.py, native code in the core's state words): an acknowledge masks
+    its priority and lower until its end of service, a higher priority still
+    interrupts, FIQ-selected sources are FIQs; the due words the block hook enters
+    interrupts by follow. The same functions serve the core's MMIO natively."""
+    from spinnaker_emu.board.arm import cycles
+    from spinnaker_emu.board.arm.vic import Vic
+    st = cycles.new_state()
+    v = Vic(st)
+    v.write(0x200, 0x20 | 4)                  # slot 0: timer 1 (highest priority)
+    v.write(0x204, 0x20 | 12)                 # slot 1: DMA done
+    v.write(0x100, 0x1000)
+    v.write(0x104, 0x2000)
+    v.write(0x34, 0x3000)                     # default vector
+    v.write(0x0C, 1 << 24)                    # CC_MC -> FIQ
+    v.write(0x10, (1 << 4) | (1 << 12) | (1 << 24) | (1 << 1))
+    assert v.due() == (False, False) and st[cycles.WATCH] == 0
+    v.lines = 1 << 12                         # DMA done
+    assert v.due() == (False, True) and st[cycles.IRQ_DUE] == 1
+    assert v.read(0x30) == 0x2000             # acknowledge slot 1
+    assert v.due() == (False, False)          # its own priority waits
+    v.lines |= 1 << 4                         # timer: higher priority
+    assert v.due() == (False, True)
+    assert v.read(0x30) == 0x1000             # nested
+    v.lines &= ~(1 << 4)
+    v.write(0x30, 0)                          # end of the timer's service
+    assert v.due() == (False, False)          # slot 1 still in service
+    v.write(0x30, 0)
+    assert v.due() == (False, True)           # DMA line still high
+    v.write(0x18, 1 << 1)                     # soft interrupt, in no slot: default
+    v.lines = 1 << 24                         # a packet: FIQ
+    assert v.due() == (True, True) and st[cycles.WATCH] == 3 << 6
+    assert v.read(0x30) == 0x3000
+    st[cycles.TRACED] = 1                     # traced: the engine enters them itself
+    assert v.due() == (True, False) and st[cycles.FIQ_DUE] == 0 and st[cycles.WATCH] & (1 << 6)

@@ -17,7 +17,7 @@ from unicorn.arm_const import (UC_CPU_ARM_946, UC_ARM_REG_PC, UC_ARM_REG_CPSR,
 
 from ...protocol import constants as C
 from ..memory import host_address, ITCM_SIZE, DTCM_SIZE
-from . import cycles, native
+from . import cycles, native, vic
 
 from .arch import T_BIT, F_BIT, I_BIT, MODE_SVC, MODE_IRQ, MODE_FIQ, VEC_IRQ, VEC_FIQ
 
@@ -48,7 +48,8 @@ _WHY = {native.WHY_BUDGET: BUDGET, native.WHY_WFI: WFI, native.WHY_STOPPED: STOP
 class ArmCpu:
     def __init__(self, memory, p, devices, log):
         """``devices``: object with read_<block>(off, size) / write_<block>(off, size, value)
-        for cc, timer, vic, dma, router, sysctl; ``log(text)`` reports the unusual."""
+        for cc, timer, dma, router, sysctl (the VIC is native: vic.py, in the state
+        words); ``log(text)`` reports the unusual."""
         self.p = p
         self.log = log
         self.devices = devices
@@ -64,11 +65,13 @@ class ArmCpu:
         for base in (C.ROM_BASE, 0xE6000000):
             uc.mem_map(base, ROM_SIZE, UCC.UC_PROT_READ | UCC.UC_PROT_EXEC)
         self._uch = uc._uch
+        self.state = cycles.new_state()
+        cycles.install(uc, self.state)
         self._callbacks = []        # ctypes callbacks unicorn holds pointers to
         self.mmio_accesses = 0      # peripheral accesses so far (tells a busy-wait apart)
         self._mmio(CC_BASES, PERIPH_SIZE, "cc")
         self._mmio(TIMER_BASES, PERIPH_SIZE, "timer")
-        self._mmio(VIC_BASES, PERIPH_SIZE, "vic")
+        self._register_native(VIC_BASES, PERIPH_SIZE, vic.mmio_read.address, vic.mmio_write.address)
         self._mmio(DMA_BASES, PERIPH_SIZE, "dma")
         self._mmio((C.ROUTER_BASE, C.ROUTER_BASE_ALIAS), ROUTER_SIZE, "router")
         self._mmio((C.SYSCTL_BASE, C.SYSCTL_BASE_ALIAS), PERIPH_SIZE, "sysctl")
@@ -81,8 +84,6 @@ class ArmCpu:
         self._rbuf = ctypes.c_uint32()
         self._rref = ctypes.byref(self._rbuf)
         self._uch_int = ctypes.cast(uc._uch, ctypes.c_void_p).value
-        self.state = cycles.new_state()
-        cycles.install(uc, self.state)
         # The ARM968 has no MMU and no MPU: addresses are physical. In unicorn's
         # default TLB mode every store to RAM takes QEMU's slow path (the ARM946 model's
         # protection unit; ~35 M stores/s here). The virtual TLB mode with a native fill
@@ -146,6 +147,19 @@ class ArmCpu:
             except Exception as e:          # noqa: BLE001
                 self._callback_failed("write", off, e)
         self._register(bases, size, on_read, on_write)
+
+    def _register_native(self, bases, size, read_address, write_address):
+        """Map native MMIO handlers (numba cfuncs) that take this core's state words."""
+        user = ctypes.c_void_p(self.state.ctypes.data)
+        for base in bases:
+            err = uclib.uc_mmio_map(self._uch, base, size, ctypes.c_void_p(read_address), user,
+                                   ctypes.c_void_p(write_address), user)
+            if err:
+                raise UcError(err)
+
+    def mmio_count(self):
+        """Peripheral accesses so far, Python's and native code's."""
+        return self.mmio_accesses + int(self.state[cycles.MMIO_NATIVE])
 
     def _register(self, bases, size, on_read, on_write):
         cbs = (_MMIO_READ(on_read), _MMIO_WRITE(on_write))

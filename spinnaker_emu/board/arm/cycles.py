@@ -29,9 +29,17 @@ from unicorn.unicorn_const import UC_HOOK_BLOCK
 # The state words: cycles this slice, the slice's budget, the CPSR mask bits of the
 # interrupts that are due, scratch for the hook, whether an FIQ / an IRQ is due, the
 # FIQs / IRQs the native code entered this slice, a word to pass register values
-# through, and unicorn's TLB refills so far (native.tlb_fill)
-COUNT, BUDGET, WATCH, SCRATCH, FIQ_DUE, FIQ_TAKEN, REGVAL, IRQ_DUE, IRQ_TAKEN, TLB_FILLS = range(10)
-STATE_WORDS = 10
+# through, unicorn's TLB refills so far (native.tlb_fill), whether the core is traced
+# (its interrupts are then entered by the engine, not natively), and the peripheral
+# accesses native code served
+COUNT, BUDGET, WATCH, SCRATCH, FIQ_DUE, FIQ_TAKEN, REGVAL, IRQ_DUE, IRQ_TAKEN, TLB_FILLS, TRACED, \
+    MMIO_NATIVE = range(12)
+# The VIC's registers (vic.py): select, enable, soft, hardware lines, default vector,
+# nesting depth, then the 16 vector addresses, the 16 vector controls and the stack of
+# slots in service
+VIC_SELECT, VIC_ENABLE, VIC_SOFT, VIC_LINES, VIC_DEFADDR, VIC_NSERV = range(12, 18)
+VIC_VADDR, VIC_VCNTL, VIC_SERV = 18, 34, 50
+STATE_WORDS = 67
 
 
 def _compile():

@@ -33,6 +33,7 @@ from ...protocol.structs import (SV, VCPU, vcpu_address, SDP_MSG_T, SDP_MSG_BODY
 from .arch import T_BIT, I_BIT, F_BIT, VEC_UNDEF, VEC_SVC, VEC_PABT, VEC_DABT, MODE_UND, MODE_SVC, MODE_ABT
 from .cpu import ArmCpu, BUDGET, WFI, FAULT
 from . import cycles, peripherals as P
+from .vic import Vic
 
 # Cycles between exchanges of packets and messages: an eighth of the shortest
 # timer period among the chip's cores (a spike sent early in a tick still arrives
@@ -93,7 +94,7 @@ class ArmCore:
         self.core = core                      # board.cores.Core (vcpu access, x, y, p)
         self.p = core.p
         self.cpu = cpu
-        self.vic = P.Vic()
+        self.vic = Vic(cpu.state)              # reset for the new image
         self.timers = P.Timers()
         self.dma = P.Dma(self.p, engine.memory, self.p)
         self.comms = P.Comms(self._send)
@@ -109,6 +110,7 @@ class ArmCore:
         self.last_poll_access = -2
         self.polling = False
         self.trace_left = TRACE_LINES if engine.traces(core) else 0
+        cpu.state[cycles.TRACED] = 1 if self.trace_left else 0
         self.halted = False
         self.mailbox = []                     # (cmd, data) waiting for an idle mailbox
         self.started = self.now
@@ -119,6 +121,8 @@ class ArmCore:
         """One line of this core's trace in the board log, stamped with its virtual
         time (SPINNAKER_EMU_ARM_TRACE; at most TRACE_LINES per image)."""
         self.trace_left -= 1
+        if not self.trace_left:
+            self.cpu.state[cycles.TRACED] = 0      # its interrupts go native from now on
         # a core not yet run in this quantum has a clock behind the engine's
         self.engine.core_log(self, "[%.1f us] %s%s" % (
             max(self.now, self.engine.now) / C.CPU_CLOCK_HZ * 1e6, text,
@@ -154,13 +158,8 @@ class ArmCore:
         """Tell the native code which interrupts the VIC has pending: it enters them
         where the CPSR allows (cycles.py). A traced core's interrupts are entered here
         instead, one trace line each: for it the due words stay 0 and the slice ends
-        where a pending interrupt's mask clears."""
-        vic, st = self.vic, self.cpu.state
-        fiq, irq = vic.fiq_pending(), vic.irq_pending()
-        native = not self.trace_left
-        st[cycles.FIQ_DUE] = fiq and native
-        st[cycles.IRQ_DUE] = irq and native
-        st[cycles.WATCH] = (F_BIT if fiq else 0) | (I_BIT if irq else 0)
+        where a pending interrupt's mask clears (vic.set_due)."""
+        self.vic.due()
 
     def write_cc(self, off, value):
         self.comms.write(off, value)
@@ -170,7 +169,7 @@ class ArmCore:
         self.timers.advance(now)
         value = self.timers.read(off, now)
         if off & 0x1F == 0x04 and value:       # COUNT, still running: a busy-wait?
-            accesses = self.cpu.mmio_accesses          # this read is the latest one
+            accesses = self.cpu.mmio_count()           # this read is the latest one
             close = now - self.last_poll <= POLL_GAP and accesses == self.last_poll_access + 1
             self.polls = self.polls + 1 if close else 0
             self.last_poll, self.last_poll_access = now, accesses
@@ -188,20 +187,6 @@ class ArmCore:
             self.cpu.stop()                   # a new expiry may fall inside this slice
         elif off in (0x0C, 0x2C):
             self._refresh_due()               # interrupt cleared
-
-    # The VIC's lines are kept current by the accesses that change them (below) and at
-    # each slice's start; a timer cannot expire inside a slice (slices end at the next
-    # expiry), so VIC accesses need not recompute them.
-    def read_vic(self, off):
-        value = self.vic.read(off)
-        if off == 0x30:                       # acknowledged: lower priorities wait
-            self._set_due()
-        return value
-
-    def write_vic(self, off, value):
-        self.vic.write(off, value)
-        if off in (0x0C, 0x10, 0x14, 0x18, 0x1C, 0x30):   # select, enable, soft, end of service
-            self._set_due()
 
     def read_dma(self, off):
         return self.dma.read(off)
@@ -786,8 +771,8 @@ class _Devices:
     """The MMIO handlers of a CPU, rebound to whichever ArmCore uses it now (a CPU
     outlives the images it runs): the CPU looks ``read_cc`` etc. up here per access."""
 
-    NAMES = ("read_cc", "write_cc", "read_timer", "write_timer", "read_vic", "write_vic",
-             "read_dma", "write_dma", "read_router", "write_router", "read_sysctl", "write_sysctl")
+    NAMES = ("read_cc", "write_cc", "read_timer", "write_timer", "read_dma", "write_dma",
+             "read_router", "write_router", "read_sysctl", "write_sysctl")
 
     def bind(self, arm):
         for name in self.NAMES:

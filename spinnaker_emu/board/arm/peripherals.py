@@ -1,6 +1,7 @@
 """The per-core peripherals a spin1_api / SARK application touches, at the
-offsets of spinnaker_tools' spinnaker.h: the vectored interrupt controller
-(PL190), the two timers, the DMA controller and the comms controller.
+offsets of spinnaker_tools' spinnaker.h: the two timers, the DMA controller and
+the comms controller (the vectored interrupt controller is vic.py: it runs in
+native code).
 
 Each block is a small class with ``read(offset, now)`` / ``write(offset, value,
 now)`` (``now`` is the core's virtual cycle count) and the interrupt lines it
@@ -30,105 +31,6 @@ COMMS_RX_LINES = (1 << CC_RDY_INT) | sum(1 << n for n in RX_LINE.values())
 DMA_LINES = (1 << DMA_DONE_INT) | (1 << DMA_ERR_INT)
 
 MASK32 = 0xFFFFFFFF
-
-
-class Vic:
-    """PL190 with 16 vectored slots: raw = hardware lines | soft bits; a VADDR read
-    acknowledges the highest-priority vectored source and masks lower priorities
-    until a VADDR write ends its service."""
-
-    def __init__(self):
-        self.select = 0           # 1 = FIQ
-        self.enable = 0
-        self.soft = 0
-        self.lines = 0            # hardware lines, set by the core from its blocks
-        self.vect_addr = [0] * 16
-        self.vect_cntl = [0] * 16
-        self.def_addr = 0
-        self.in_service = []      # slot numbers (16 = default), innermost last
-        self.vectored = ()        # (slot, source) of the enabled vector slots, by priority
-
-    def raw(self):
-        return self.lines | self.soft
-
-    def irq_status(self):
-        return self.raw() & self.enable & ~self.select & MASK32
-
-    def fiq_status(self):
-        return self.raw() & self.enable & self.select & MASK32
-
-    def _slot_of(self, status):
-        """Highest-priority (lowest) enabled vector slot whose source is active."""
-        for i, source in self.vectored:
-            if status >> source & 1:
-                return i
-        return 16 if status else None
-
-    def irq_pending(self):
-        status = self.irq_status()
-        if not status:
-            return False
-        slot = self._slot_of(status)
-        return not self.in_service or slot < self.in_service[-1]
-
-    def fiq_pending(self):
-        return bool(self.fiq_status())
-
-    def wake_pending(self):
-        """WFI ends on any enabled source, masked in the CPSR or not."""
-        return bool(self.raw() & self.enable)
-
-    def read(self, off):
-        if off == 0x00:
-            return self.irq_status()
-        if off == 0x04:
-            return self.fiq_status()
-        if off == 0x08:
-            return self.raw()
-        if off == 0x0C:
-            return self.select
-        if off == 0x10:
-            return self.enable
-        if off == 0x30:                      # VADDR: acknowledge
-            slot = self._slot_of(self.irq_status())
-            if slot is None:
-                return self.def_addr
-            if self.in_service and slot >= self.in_service[-1]:
-                return self.def_addr
-            if len(self.in_service) < 17:
-                self.in_service.append(slot)
-            return self.def_addr if slot == 16 else self.vect_addr[slot]
-        if off == 0x34:
-            return self.def_addr
-        if 0x100 <= off < 0x140:
-            return self.vect_addr[(off - 0x100) >> 2]
-        if 0x200 <= off < 0x240:
-            return self.vect_cntl[(off - 0x200) >> 2]
-        if off == 0xFE0:                     # peripheral id 0x90 (PL190)
-            return 0x90
-        return 0
-
-    def write(self, off, value):
-        if off == 0x0C:
-            self.select = value
-        elif off == 0x10:
-            self.enable |= value
-        elif off == 0x14:
-            self.enable &= ~value & MASK32
-        elif off == 0x18:
-            self.soft |= value
-        elif off == 0x1C:
-            self.soft &= ~value & MASK32
-        elif off == 0x30:                    # end of service
-            if self.in_service:
-                self.in_service.pop()
-        elif off == 0x34:
-            self.def_addr = value
-        elif 0x100 <= off < 0x140:
-            self.vect_addr[(off - 0x100) >> 2] = value
-        elif 0x200 <= off < 0x240:
-            self.vect_cntl[(off - 0x200) >> 2] = value
-            self.vectored = tuple((i, c & 31) for i, c in enumerate(self.vect_cntl) if c & 0x20)
 
 
 class Timer:
