@@ -550,3 +550,72 @@ def test_native_vic_nests_priorities_and_sets_the_due_words():
     assert v.read(0x30) == 0x3000
     st[cycles.TRACED] = 1                     # traced: the engine enters them itself
     assert v.due() == (True, False) and st[cycles.FIQ_DUE] == 0 and st[cycles.WATCH] & (1 << 6)
+
+
+def test_native_dma_round_trip_done_interrupt_and_bad_address():
+    """An ARM program drives the DMA controller through its buffered alias (native MMIO,
+    dma.py): SDRAM -> DTCM and back to another SDRAM place, STAT read in between; the
+    done line reaches the VIC and makes an IRQ due; a transfer from an unmapped address
+    counts as an error for the engine to log."""
+    from spinnaker_emu.board.memory import ChipMemory, host_address
+    from spinnaker_emu.board.router import Router
+    from spinnaker_emu.board.arm import cycles
+    from spinnaker_emu.board.arm.cpu import ArmCpu, WFI
+    from spinnaker_emu.board.arm.dma import Dma
+    from spinnaker_emu.board.arm.vic import Vic
+
+    class Devices:                          # cc, timer, router, sysctl: not used here
+        def __getattr__(self, name):
+            return (lambda off: 0) if name.startswith("read_") else (lambda off, value: None)
+
+    words = [0xE59F0038,                    # 00 ldr r0, =0x40000000   (DMA, buffered alias)
+             0xE59F1038,                    # 04 ldr r1, =0x60001000
+             0xE5801004,                    # 08 str r1, [r0, #4]      ADRS
+             0xE59F1034,                    # 0c ldr r1, =0x00400100
+             0xE5801008,                    # 10 str r1, [r0, #8]      ADRT
+             0xE59F1030,                    # 14 ldr r1, =64           system -> TCM
+             0xE580100C,                    # 18 str r1, [r0, #0xc]    DESC: the transfer
+             0xE5902014,                    # 1c ldr r2, [r0, #0x14]   STAT
+             0xE59F3028,                    # 20 ldr r3, =0x00400200
+             0xE5832000,                    # 24 str r2, [r3]
+             0xE59F1024,                    # 28 ldr r1, =64 | 1 << 19 TCM -> system
+             0xE59F4024,                    # 2c ldr r4, =0x60002000
+             0xE5804004,                    # 30 str r4, [r0, #4]      ADRS
+             0xE580100C,                    # 34 str r1, [r0, #0xc]    DESC
+             0xEE070F90,                    # 38 WFI
+             0xEAFFFFFE,                    # 3c b .
+             0x40000000, 0x60001000, 0x00400100, 64, 0x00400200, 64 | 1 << 19, 0x60002000]
+    mem = ChipMemory(Router())
+    core = 2
+    mem.write(C.ITCM_BASE, b"".join(struct.pack("<I", w) for w in words), core)
+    pattern = bytes(range(64))
+    mem.write(0x60001000, pattern, core)
+    cpu = ArmCpu(mem, core, Devices(), lambda text: None)
+    vic = Vic(cpu.state)
+    dma = Dma(cpu.state, 7, host_address(mem.sdram), host_address(mem.sysram),
+              host_address(mem.itcm_of(core)), host_address(mem.dtcm_of(core)))
+    dma.write(0x18, 1 << 10)                # GCTL: done interrupt enabled
+    vic.write(0x10, 1 << 12)                # VIC: DMA done enabled
+    cpu.reset(C.ITCM_BASE, 0)
+    why = None
+    for _ in range(100):
+        _used, why, _detail = cpu.run(10_000)
+        if why == WFI:
+            break
+    assert why == WFI
+    assert mem.read(C.DTCM_BASE + 0x100, 64, core) == pattern
+    assert mem.read(0x60002000, 64, core) == pattern
+    stat = int.from_bytes(mem.read(C.DTCM_BASE + 0x200, 4, core), "little")
+    assert stat >> 24 == 7 and stat & 1 << 10            # physical core id, transfer done
+    assert dma.read(0x40) == 2                           # transfers so far
+    assert cpu.state[cycles.IRQ_DUE] == 1 and vic.irq_status() == 1 << 12
+    assert cpu.state[cycles.MMIO_NATIVE] == 6            # all six served natively
+    dma.write(0x10, 8)                                   # CTRL: acknowledge one
+    dma.write(0x10, 8)
+    assert vic.irq_status() == 0 and cpu.state[cycles.IRQ_DUE] == 0
+    dma.write(0x04, 0x90000000)                          # nothing there
+    dma.write(0x08, C.DTCM_BASE)
+    dma.write(0x0C, 16)
+    n, last = dma.failures()
+    assert n == 1 and last == (16, 0x90000000, C.DTCM_BASE)
+    assert dma.read(0x14) & 1 << 13                      # STAT: error

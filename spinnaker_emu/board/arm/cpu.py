@@ -17,7 +17,7 @@ from unicorn.arm_const import (UC_CPU_ARM_946, UC_ARM_REG_PC, UC_ARM_REG_CPSR,
 
 from ...protocol import constants as C
 from ..memory import host_address, ITCM_SIZE, DTCM_SIZE
-from . import cycles, native, vic
+from . import cycles, dma, native, vic
 
 from .arch import T_BIT, F_BIT, I_BIT, MODE_SVC, MODE_IRQ, MODE_FIQ, VEC_IRQ, VEC_FIQ
 
@@ -48,8 +48,8 @@ _WHY = {native.WHY_BUDGET: BUDGET, native.WHY_WFI: WFI, native.WHY_STOPPED: STOP
 class ArmCpu:
     def __init__(self, memory, p, devices, log):
         """``devices``: object with read_<block>(off, size) / write_<block>(off, size, value)
-        for cc, timer, dma, router, sysctl (the VIC is native: vic.py, in the state
-        words); ``log(text)`` reports the unusual."""
+        for cc, timer, router, sysctl (the VIC and the DMA controller are native:
+        vic.py, dma.py, in the state words); ``log(text)`` reports the unusual."""
         self.p = p
         self.log = log
         self.devices = devices
@@ -72,7 +72,7 @@ class ArmCpu:
         self._mmio(CC_BASES, PERIPH_SIZE, "cc")
         self._mmio(TIMER_BASES, PERIPH_SIZE, "timer")
         self._register_native(VIC_BASES, PERIPH_SIZE, vic.mmio_read.address, vic.mmio_write.address)
-        self._mmio(DMA_BASES, PERIPH_SIZE, "dma")
+        self._register_native(DMA_BASES, PERIPH_SIZE, dma.mmio_read.address, dma.mmio_write.address)
         self._mmio((C.ROUTER_BASE, C.ROUTER_BASE_ALIAS), ROUTER_SIZE, "router")
         self._mmio((C.SYSCTL_BASE, C.SYSCTL_BASE_ALIAS), PERIPH_SIZE, "sysctl")
         self._unmodelled_seen = set()
@@ -90,7 +90,7 @@ class ArmCpu:
         # hook (identity map, all permissions) keeps loads and stores on the fast path
         # (~600 M/s); unmapped addresses still fault as before. The hook counts
         # its refills in the state words.
-        uc.ctl_tlb_mode(UCC.UC_TLB_VIRTUAL)
+        uc.ctl_set_tlb_mode(UCC.UC_TLB_VIRTUAL)
         self._tlb_hook = ctypes.c_size_t()
         err = uclib.uc_hook_add(uc._uch, ctypes.byref(self._tlb_hook), UCC.UC_HOOK_TLB_FILL,
                                 ctypes.c_void_p(native.tlb_fill.address),

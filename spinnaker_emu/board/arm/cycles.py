@@ -39,7 +39,14 @@ COUNT, BUDGET, WATCH, SCRATCH, FIQ_DUE, FIQ_TAKEN, REGVAL, IRQ_DUE, IRQ_TAKEN, T
 # slots in service
 VIC_SELECT, VIC_ENABLE, VIC_SOFT, VIC_LINES, VIC_DEFADDR, VIC_NSERV = range(12, 18)
 VIC_VADDR, VIC_VCNTL, VIC_SERV = 18, 34, 50
-STATE_WORDS = 67
+# The DMA controller's registers and counts (dma.py), the host addresses of the memories it
+# copies between, and what Python reads after a slice: failed transfers (count, then the
+# last one's descriptor, system and TCM address) and a traced core's transfers (count, then
+# DMA_LOG_LEN records of cycle, descriptor, system and TCM address)
+DMA_ADRS, DMA_ADRT, DMA_DESC, DMA_DONE, DMA_ERRORS, DMA_GCTL, DMA_TRANSFERS, DMA_PHYS = range(67, 75)
+PTR_SDRAM, PTR_SYSRAM, PTR_ITCM, PTR_DTCM = range(75, 79)
+DMA_FAILED, DMA_FAIL, DMA_LOGGED, DMA_LOG, DMA_LOG_LEN = 79, 80, 83, 84, 16
+STATE_WORDS = DMA_LOG + 4 * DMA_LOG_LEN
 
 
 def _compile():

@@ -34,6 +34,8 @@ from .arch import T_BIT, I_BIT, F_BIT, VEC_UNDEF, VEC_SVC, VEC_PABT, VEC_DABT, M
 from .cpu import ArmCpu, BUDGET, WFI, FAULT
 from . import cycles, peripherals as P
 from .vic import Vic
+from .dma import Dma, DMA_LINES
+from ..memory import host_address
 
 # Cycles between exchanges of packets and messages: an eighth of the shortest
 # timer period among the chip's cores (a spike sent early in a tick still arrives
@@ -96,7 +98,9 @@ class ArmCore:
         self.cpu = cpu
         self.vic = Vic(cpu.state)              # reset for the new image
         self.timers = P.Timers()
-        self.dma = P.Dma(self.p, engine.memory, self.p)
+        mem = engine.memory
+        self.dma = Dma(cpu.state, self.p, host_address(mem.sdram), host_address(mem.sysram),
+                       host_address(mem.itcm_of(self.p)), host_address(mem.dtcm_of(self.p)))
         self.comms = P.Comms(self._send)
         self.now = engine.now
         self.wfi = False
@@ -188,23 +192,6 @@ class ArmCore:
         elif off in (0x0C, 0x2C):
             self._refresh_due()               # interrupt cleared
 
-    def read_dma(self, off):
-        return self.dma.read(off)
-
-    def write_dma(self, off, value):
-        self.dma.write(off, value)
-        if off in (0x0C, 0x10, 0x18):         # a transfer done, its interrupt cleared, enables
-            d1, d2 = self.dma.lines()
-            self.vic.lines = (self.vic.lines & ~P.DMA_LINES) | (1 << d1 if d1 else 0) | (1 << d2 if d2 else 0)
-            self._set_due()
-        if off == 0x0C and self.trace_left:
-            self.trace("DMA %s system 0x%08x TCM 0x%08x, %d bytes" % (
-                "TCM->system" if value >> 19 & 1 else "system->TCM", self.dma.adrs, self.dma.adrt,
-                value & 0x1FFFF))
-        if off == 0x0C and self.dma.errors:
-            self.engine.core_log(self, "DMA error: descriptor 0x%08x, system 0x%08x, TCM 0x%08x"
-                                 % (value, self.dma.adrs, self.dma.adrt))
-
     def read_router(self, off):
         return int.from_bytes(self.engine.chip.router.read_registers(off, 4), "little")
 
@@ -228,8 +215,8 @@ class ArmCore:
     def update_lines(self, now):
         self.timers.advance(now)
         t1, t2 = self.timers.lines()
-        d1, d2 = self.dma.lines()
-        lines = P.lines_mask(t1, t2, d1, d2, P.CC_TMT_INT, P.CC_TNF_INT) | self.comms.lines()
+        lines = P.lines_mask(t1, t2, P.CC_TMT_INT, P.CC_TNF_INT) | self.comms.lines() | \
+            (self.vic.lines & DMA_LINES)              # the DMA controller keeps its own (dma.py)
         if self.engine.sysctl.irq >> self.p & 1:
             lines |= 1 << P.CPU_INT
         self.vic.lines = lines
@@ -304,6 +291,8 @@ class ArmCore:
                 self.stats["fiq"] += int(st[cycles.FIQ_TAKEN])
                 self.stats["irq"] += int(st[cycles.IRQ_TAKEN])
                 st[cycles.FIQ_TAKEN] = st[cycles.IRQ_TAKEN] = 0
+            if st[cycles.DMA_FAILED] or st[cycles.DMA_LOGGED]:
+                self._dma_report()
             self.stats["slices"] += 1
             self.stats["cycles"] += used
             self.now += used
@@ -315,6 +304,19 @@ class ArmCore:
                 self._fault(detail)
             else:
                 cpu.faults = 0
+
+    def _dma_report(self):
+        """What the native DMA controller left for Python after a slice: failed
+        transfers (board log) and a traced core's transfers (trace)."""
+        n, last = self.dma.failures()
+        if n:
+            self.engine.memory.bad_accesses += n
+            self.engine.core_log(self, "DMA error%s: descriptor 0x%08x, system 0x%08x, TCM 0x%08x"
+                                 % ((" (%d transfers, the last)" % n if n > 1 else "",) + last))
+        for _cycle, desc, system, tcm in self.dma.transfers_logged():
+            if self.trace_left:
+                self.trace("DMA %s system 0x%08x TCM 0x%08x, %d bytes" % (
+                    "TCM->system" if desc >> 19 & 1 else "system->TCM", system, tcm, desc & 0x1FFFF))
 
     def _take_traced(self):
         """A traced core's pending interrupt, entered here with its trace line if the
@@ -771,8 +773,7 @@ class _Devices:
     """The MMIO handlers of a CPU, rebound to whichever ArmCore uses it now (a CPU
     outlives the images it runs): the CPU looks ``read_cc`` etc. up here per access."""
 
-    NAMES = ("read_cc", "write_cc", "read_timer", "write_timer", "read_dma", "write_dma",
-             "read_router", "write_router", "read_sysctl", "write_sysctl")
+    NAMES = ("read_cc", "write_cc", "read_timer", "write_timer", "read_router", "write_router", "read_sysctl", "write_sysctl")
 
     def bind(self, arm):
         for name in self.NAMES:

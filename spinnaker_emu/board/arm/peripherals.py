@@ -1,7 +1,7 @@
 """The per-core peripherals a spin1_api / SARK application touches, at the
-offsets of spinnaker_tools' spinnaker.h: the two timers, the DMA controller and
-the comms controller (the vectored interrupt controller is vic.py: it runs in
-native code).
+offsets of spinnaker_tools' spinnaker.h: the two timers and the comms
+controller (the vectored interrupt controller and the DMA controller run in
+native code: vic.py, dma.py).
 
 Each block is a small class with ``read(offset, now)`` / ``write(offset, value,
 now)`` (``now`` is the core's virtual cycle count) and the interrupt lines it
@@ -26,9 +26,8 @@ TX_STATUS = TX_EMPTY | TX_FULL | 1 << 29 | TX_NOT_FULL
 RX_FIFO_DEPTH = 4096          # the router and links hold packets a busy core has not read
 MC, P2P, NN, FR = 0, 1, 2, 3
 RX_LINE = {MC: CC_MC_INT, P2P: CC_P2P_INT, NN: CC_NN_INT, FR: CC_FR_INT}
-# The VIC lines each block drives (to update one block's share of Vic.lines)
+# The VIC lines the comms controller drives (to update its share of Vic.lines)
 COMMS_RX_LINES = (1 << CC_RDY_INT) | sum(1 << n for n in RX_LINE.values())
-DMA_LINES = (1 << DMA_DONE_INT) | (1 << DMA_ERR_INT)
 
 MASK32 = 0xFFFFFFFF
 
@@ -134,75 +133,6 @@ class Timers:
 
     def lines(self):
         return (TIMER1_INT if self.t[0].line() else 0, TIMER2_INT if self.t[1].line() else 0)
-
-
-class Dma:
-    """The DMA controller: a transfer between SDRAM (or System RAM) and the core's
-    TCM completes when its descriptor is written; the done interrupt stays raised
-    until each completed transfer has been acknowledged (CTRL bit 3)."""
-
-    def __init__(self, phys_cpu, memory, core_no):
-        self.phys_cpu = phys_cpu
-        self.memory = memory
-        self.core_no = core_no
-        self.adrs = self.adrt = self.desc = 0
-        self.gctl = 0
-        self.done = 0
-        self.errors = 0
-        self.transfers = 0
-
-    def lines(self):
-        done = DMA_DONE_INT if self.done and self.gctl & (1 << 10) else 0
-        err = DMA_ERR_INT if self.errors and self.gctl & (1 << 13) else 0
-        return done, err
-
-    def read(self, off):
-        if off == 0x04:
-            return self.adrs
-        if off == 0x08:
-            return self.adrt
-        if off == 0x0C:
-            return self.desc
-        if off == 0x14:      # STAT: physical core id in the top byte (sark_init reads it)
-            return (self.phys_cpu << 24) | (1 << 10 if self.done else 0) | (1 << 13 if self.errors else 0)
-        if off == 0x18:
-            return self.gctl
-        if 0x40 <= off < 0x60:
-            return self.transfers if off == 0x40 else 0
-        return 0
-
-    def write(self, off, value):
-        if off == 0x04:
-            self.adrs = value
-        elif off == 0x08:
-            self.adrt = value
-        elif off == 0x0C:
-            self.desc = value
-            self._transfer(value)
-        elif off == 0x10:
-            if value & 1:                      # abort
-                self.done = 0
-            if value & 8:                      # clear "transfer done"
-                self.done = max(0, self.done - 1)
-            if value & 4:                      # clear error / restart
-                self.errors = 0
-        elif off == 0x18:
-            self.gctl = value
-
-    def _transfer(self, desc):
-        length = desc & 0x1FFFF
-        write = desc >> 19 & 1                 # 1: TCM -> system memory
-        mem = self.memory
-        if length:
-            if write:
-                ok = mem.copy(self.adrt, self.adrs, length, self.core_no)
-            else:
-                ok = mem.copy(self.adrs, self.adrt, length, self.core_no)
-            if not ok:
-                self.errors += 1
-                return
-        self.transfers += 1
-        self.done += 1
 
 
 class Comms:
