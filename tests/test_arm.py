@@ -619,3 +619,34 @@ def test_native_dma_round_trip_done_interrupt_and_bad_address():
     n, last = dma.failures()
     assert n == 1 and last == (16, 0x90000000, C.DTCM_BASE)
     assert dma.read(0x14) & 1 << 13                      # STAT: error
+
+
+def test_native_comms_fifo_lines_and_sent_ring():
+    """The comms controller (comms.py, native code in the state words): packets queued
+    by the engine raise the FIQ (MC) or ready lines, RSR/RXDATA/RXKEY read them in order
+    and taking the last drops the line; TCR/TXDATA/TXKEY sends go to the ring the
+    engine drains after the slice."""
+    from spinnaker_emu.board.arm import cycles
+    from spinnaker_emu.board.arm.comms import Comms, MC, FR, RX_RECEIVED, PKT_PL
+    from spinnaker_emu.board.arm.vic import Vic
+    st = cycles.new_state()
+    vic, cc = Vic(st), Comms(st)
+    vic.write(0x0C, 1 << 24)                  # MC packets are FIQs
+    vic.write(0x10, (1 << 24) | (1 << 27))
+    assert cc.receive(MC, 0x1234, None) and cc.receive(FR, 0x99, 0xABCD)
+    vic.lines = cc.lines()
+    assert vic.due() == (True, False)
+    assert cc.read(0x0C) == RX_RECEIVED       # MC, no payload
+    assert cc.read(0x14) == 0x1234            # taken: now the FR packet is at the head
+    assert st[cycles.FIQ_DUE] == 0 and st[cycles.IRQ_DUE] == 1
+    assert cc.read(0x0C) == RX_RECEIVED | 3 << 22 | PKT_PL and cc.read(0x10) == 0xABCD
+    assert cc.read(0x14) == 0x99
+    assert vic.irq_status() == 0 and cc.read(0x0C) == 0
+    cc.write(0x00, PKT_PL)                    # MC with payload
+    cc.write(0x04, 7)
+    cc.write(0x08, 0x500)
+    cc.write(0x00, 0)
+    cc.write(0x08, 0x501)
+    assert cc.read(0x00) >> 28 & 9 == 9       # always empty and not full
+    assert cc.sent() == ([(MC, 0x500, 7), (MC, 0x501, None)], 0)
+    assert cc.sent() == ([], 0)

@@ -17,7 +17,7 @@ from unicorn.arm_const import (UC_CPU_ARM_946, UC_ARM_REG_PC, UC_ARM_REG_CPSR,
 
 from ...protocol import constants as C
 from ..memory import host_address, ITCM_SIZE, DTCM_SIZE
-from . import cycles, dma, native, vic
+from . import comms, cycles, dma, native, vic
 
 from .arch import T_BIT, F_BIT, I_BIT, MODE_SVC, MODE_IRQ, MODE_FIQ, VEC_IRQ, VEC_FIQ
 
@@ -48,8 +48,9 @@ _WHY = {native.WHY_BUDGET: BUDGET, native.WHY_WFI: WFI, native.WHY_STOPPED: STOP
 class ArmCpu:
     def __init__(self, memory, p, devices, log):
         """``devices``: object with read_<block>(off, size) / write_<block>(off, size, value)
-        for cc, timer, router, sysctl (the VIC and the DMA controller are native:
-        vic.py, dma.py, in the state words); ``log(text)`` reports the unusual."""
+        for timer, router, sysctl (the VIC, DMA and comms controllers are native:
+        vic.py, dma.py, comms.py, in the state words); ``log(text)`` reports the
+        unusual."""
         self.p = p
         self.log = log
         self.devices = devices
@@ -69,7 +70,7 @@ class ArmCpu:
         cycles.install(uc, self.state)
         self._callbacks = []        # ctypes callbacks unicorn holds pointers to
         self.mmio_accesses = 0      # peripheral accesses so far (tells a busy-wait apart)
-        self._mmio(CC_BASES, PERIPH_SIZE, "cc")
+        self._register_native(CC_BASES, PERIPH_SIZE, comms.mmio_read.address, comms.mmio_write.address)
         self._mmio(TIMER_BASES, PERIPH_SIZE, "timer")
         self._register_native(VIC_BASES, PERIPH_SIZE, vic.mmio_read.address, vic.mmio_write.address)
         self._register_native(DMA_BASES, PERIPH_SIZE, dma.mmio_read.address, dma.mmio_write.address)

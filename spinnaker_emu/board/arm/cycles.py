@@ -46,7 +46,13 @@ VIC_VADDR, VIC_VCNTL, VIC_SERV = 18, 34, 50
 DMA_ADRS, DMA_ADRT, DMA_DESC, DMA_DONE, DMA_ERRORS, DMA_GCTL, DMA_TRANSFERS, DMA_PHYS = range(67, 75)
 PTR_SDRAM, PTR_SYSRAM, PTR_ITCM, PTR_DTCM = range(75, 79)
 DMA_FAILED, DMA_FAIL, DMA_LOGGED, DMA_LOG, DMA_LOG_LEN = 79, 80, 83, 84, 16
-STATE_WORDS = DMA_LOG + 4 * DMA_LOG_LEN
+# The comms controller (comms.py): TCR, TXDATA, the receive FIFO (head, count, then
+# RX_DEPTH records of type|payload flag, key, payload: the router and links hold packets a
+# busy core has not read) and the packets sent this slice (count, overflows, records)
+CC_TCR, CC_TXDATA, RX_HEAD, RX_COUNT, TX_COUNT, TX_DROPPED = range(148, 154)
+RX_RING, RX_DEPTH = 154, 4096
+TX_RING, TX_DEPTH = RX_RING + 3 * RX_DEPTH, 256
+STATE_WORDS = TX_RING + 3 * TX_DEPTH
 
 
 def _compile():

@@ -35,6 +35,7 @@ from .cpu import ArmCpu, BUDGET, WFI, FAULT
 from . import cycles, peripherals as P
 from .vic import Vic
 from .dma import Dma, DMA_LINES
+from .comms import Comms, MC, P2P, NN, FR
 from ..memory import host_address
 
 # Cycles between exchanges of packets and messages: an eighth of the shortest
@@ -51,6 +52,7 @@ MAX_FAULTS = 4                 # exception entries without progress before the e
 SIGNAL_SHM = {Signal.START, Signal.PAUSE, Signal.CONT, Signal.EXIT, Signal.TIMER,
               Signal.USR0, Signal.USR1, Signal.USR2, Signal.USR3}
 PORT_ETH = 0xFF                # SDP dest port byte of "the host, through an IP tag"
+_UNKNOWN = object()
 
 
 def log(*a):
@@ -101,7 +103,7 @@ class ArmCore:
         mem = engine.memory
         self.dma = Dma(cpu.state, self.p, host_address(mem.sdram), host_address(mem.sysram),
                        host_address(mem.itcm_of(self.p)), host_address(mem.dtcm_of(self.p)))
-        self.comms = P.Comms(self._send)
+        self.comms = Comms(cpu.state)
         self.now = engine.now
         self.wfi = False
         self.dirty = False                    # something arrived since it went to sleep
@@ -120,6 +122,7 @@ class ArmCore:
         self.started = self.now
         self.stats = {"slices": 0, "cycles": 0, "irq": 0, "fiq": 0, "polls": 0}
         self.tlb_fills0 = int(cpu.state[cycles.TLB_FILLS])   # the CPU outlives its images
+        self._period = _UNKNOWN               # timer_period(), until the timers are written
 
     def trace(self, text):
         """One line of this core's trace in the board log, stamped with its virtual
@@ -145,13 +148,6 @@ class ArmCore:
     def _now(self):
         return self.now + self.cpu.cycles_so_far()
 
-    def read_cc(self, off):
-        value = self.comms.read(off)
-        if off == 0x14:                               # a packet taken: is another one due?
-            self.vic.lines = (self.vic.lines & ~P.COMMS_RX_LINES) | self.comms.lines()
-            self._set_due()
-        return value
-
     def _refresh_due(self):
         """Inside a slice, after an access that can change the VIC's lines or
         priorities: which interrupts are due now (see _set_due)."""
@@ -164,9 +160,6 @@ class ArmCore:
         instead, one trace line each: for it the due words stay 0 and the slice ends
         where a pending interrupt's mask clears (vic.set_due)."""
         self.vic.due()
-
-    def write_cc(self, off, value):
-        self.comms.write(off, value)
 
     def read_timer(self, off):
         now = self._now()
@@ -187,6 +180,7 @@ class ArmCore:
         now = self._now()
         self.timers.advance(now)
         self.timers.write(off, value, now)
+        self._period = _UNKNOWN
         if off in (0x00, 0x08, 0x20, 0x28):
             self.cpu.stop()                   # a new expiry may fall inside this slice
         elif off in (0x0C, 0x2C):
@@ -240,10 +234,13 @@ class ArmCore:
         return None if self.halted else self.timers.next_event()
 
     def timer_period(self):
-        """Cycles between this core's periodic timer interrupts (None: no such timer)."""
-        periods = [max(1, t.load) * t.prescale for t in self.timers.t
-                   if t.expiry is not None and t.control & 0x60 == 0x60]
-        return min(periods) if periods else None
+        """Cycles between this core's periodic timer interrupts (None: no such timer).
+        Asked at every quantum; it changes only when the timers are written."""
+        if self._period is _UNKNOWN:
+            periods = [max(1, t.load) * t.prescale for t in self.timers.t
+                       if t.expiry is not None and t.control & 0x60 == 0x60]
+            self._period = min(periods) if periods else None
+        return self._period
 
     def _sleep_until(self, nxt, horizon):
         """Move a core that does nothing until event ``nxt`` to it, or to the horizon if it
@@ -291,6 +288,8 @@ class ArmCore:
                 self.stats["fiq"] += int(st[cycles.FIQ_TAKEN])
                 self.stats["irq"] += int(st[cycles.IRQ_TAKEN])
                 st[cycles.FIQ_TAKEN] = st[cycles.IRQ_TAKEN] = 0
+            if st[cycles.TX_COUNT] or st[cycles.TX_DROPPED]:
+                self._drain_sent()
             if st[cycles.DMA_FAILED] or st[cycles.DMA_LOGGED]:
                 self._dma_report()
             self.stats["slices"] += 1
@@ -304,6 +303,15 @@ class ArmCore:
                 self._fault(detail)
             else:
                 cpu.faults = 0
+
+    def _drain_sent(self):
+        """The packets the core sent during the slice, to the router in order."""
+        packets, dropped = self.comms.sent()
+        for kind, key, payload in packets:
+            self._send(kind, key, payload)
+        if dropped:
+            self.engine.core_log(self, "%d packets sent in one slice beyond the comms controller's %d: dropped"
+                                 % (dropped, cycles.TX_DEPTH))
 
     def _dma_report(self):
         """What the native DMA controller left for Python after a slice: failed
@@ -398,7 +406,7 @@ class ArmKernel:
             ks = keys.tolist()
             pls = payloads.tolist() if payloads is not None else [None] * len(ks)
             for k, pl in zip(ks, pls):
-                if not comms.receive(P.MC, k, pl):
+                if not comms.receive(MC, k, pl):
                     self.engine.chip.router.diag_counters[8] += 1     # dumped: no room
                 if self.arm.trace_left:
                     self.arm.trace("received MC key 0x%08x%s" % (k, "" if pl is None else " payload 0x%08x" % pl))
@@ -408,7 +416,7 @@ class ArmKernel:
     def receive_mc(self, key, payload):
         """One multicast packet from a core on this chip (Scheduler.route_now)."""
         arm = self.arm
-        if not arm.comms.receive(P.MC, key, payload):
+        if not arm.comms.receive(MC, key, payload):
             self.engine.chip.router.diag_counters[8] += 1     # dumped: no room
         if arm.trace_left:
             arm.trace("received MC key 0x%08x%s" % (key, "" if payload is None else " payload 0x%08x" % payload))
@@ -605,16 +613,16 @@ class ArmEngine:
     # ------------------------------------------------------------ packets
     def _route_packets(self):
         out, self.outbox = self.outbox, []
-        mc = [(arm, key, pl) for arm, kind, key, pl in out if kind == P.MC]
+        mc = [(arm, key, pl) for arm, kind, key, pl in out if kind == MC]
         if mc:
             self.chip.scheduler.route_now(mc)
         for arm, kind, key, pl in out:
-            if kind == P.FR:
+            if kind == FR:
                 self.fixed_route(key, pl)
-            elif kind != P.MC:
+            elif kind != MC:
                 self.chip.router.diag_counters[8] += 1       # NN/P2P from an app core: dumped
                 self.core_log(arm, "sent a %s packet (key 0x%08x): not modelled, dropped"
-                              % ({P.NN: "nearest-neighbour", P.P2P: "point-to-point"}[kind], key))
+                              % ({NN: "nearest-neighbour", P2P: "point-to-point"}[kind], key))
 
     def fixed_route(self, key, payload):
         """A fixed-route packet through this chip's router (its fixed route word)."""
@@ -623,7 +631,7 @@ class ArmEngine:
             if route >> (6 + p) & 1:
                 arm = self.cores.get(p)
                 if arm is not None:
-                    arm.comms.receive(P.FR, key, payload)
+                    arm.comms.receive(FR, key, payload)
                     arm.dirty = True
         for link in range(C.N_LINKS):
             if route & (1 << link) and self.proc is not None:
@@ -773,7 +781,7 @@ class _Devices:
     """The MMIO handlers of a CPU, rebound to whichever ArmCore uses it now (a CPU
     outlives the images it runs): the CPU looks ``read_cc`` etc. up here per access."""
 
-    NAMES = ("read_cc", "write_cc", "read_timer", "write_timer", "read_router", "write_router", "read_sysctl", "write_sysctl")
+    NAMES = ("read_timer", "write_timer", "read_router", "write_router", "read_sysctl", "write_sysctl")
 
     def bind(self, arm):
         for name in self.NAMES:

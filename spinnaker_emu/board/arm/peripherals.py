@@ -1,33 +1,18 @@
-"""The per-core peripherals a spin1_api / SARK application touches, at the
-offsets of spinnaker_tools' spinnaker.h: the two timers and the comms
-controller (the vectored interrupt controller and the DMA controller run in
-native code: vic.py, dma.py).
+"""The per-core peripherals a spin1_api / SARK application touches that run in
+Python: the two timers, at the offsets of spinnaker_tools' spinnaker.h, and the
+VIC's interrupt sources. (The VIC, the DMA controller and the comms controller
+are accessed at every interrupt, row fetch and packet: they run in native code,
+vic.py, dma.py, comms.py.)
 
 Each block is a small class with ``read(offset, now)`` / ``write(offset, value,
 now)`` (``now`` is the core's virtual cycle count) and the interrupt lines it
 drives. Nothing here knows about unicorn: ``cpu.py`` maps the blocks, ``engine.py``
 gives them the chip's memory, router and fabric.
 """
-from collections import deque
-
 # VIC interrupt sources (spinnaker.h vic_irq_e)
 SOFTWARE_INT, TIMER1_INT, TIMER2_INT = 1, 4, 5
 CC_RDY_INT, CC_TMT_INT, DMA_DONE_INT, DMA_ERR_INT = 6, 11, 12, 13
 CPU_INT, CC_TNF_INT, CC_MC_INT, CC_P2P_INT, CC_NN_INT, CC_FR_INT = 18, 23, 24, 25, 26, 27
-
-# Comms controller packet control bits (TCR / RSR)
-PKT_TYPE_SHIFT = 22          # 0 MC, 1 P2P, 2 NN, 3 FR
-PKT_PL = 1 << 17
-RX_RECEIVED = 1 << 31          # RSR: a packet waits
-TX_EMPTY = 1 << 31             # TCR: the transmit buffer is empty (sPyNNaker's send_mc waits for it)
-TX_FULL = 1 << 30
-TX_NOT_FULL = 1 << 28          # TCR: room for another packet (sPyNNaker's wait_for_cc)
-TX_STATUS = TX_EMPTY | TX_FULL | 1 << 29 | TX_NOT_FULL
-RX_FIFO_DEPTH = 4096          # the router and links hold packets a busy core has not read
-MC, P2P, NN, FR = 0, 1, 2, 3
-RX_LINE = {MC: CC_MC_INT, P2P: CC_P2P_INT, NN: CC_NN_INT, FR: CC_FR_INT}
-# The VIC lines the comms controller drives (to update its share of Vic.lines)
-COMMS_RX_LINES = (1 << CC_RDY_INT) | sum(1 << n for n in RX_LINE.values())
 
 MASK32 = 0xFFFFFFFF
 
@@ -133,55 +118,6 @@ class Timers:
 
     def lines(self):
         return (TIMER1_INT if self.t[0].line() else 0, TIMER2_INT if self.t[1].line() else 0)
-
-
-class Comms:
-    """The comms controller: TCR/TXDATA/TXKEY send a packet (through ``send``);
-    received packets wait in a FIFO read through RSR, RXDATA and RXKEY."""
-
-    def __init__(self, send):
-        self.send = send
-        self.tcr = 0
-        self.tx_data = 0
-        self.rx = deque()
-        self.dropped = 0
-
-    def lines(self):
-        if not self.rx:
-            return 0
-        return (1 << CC_RDY_INT) | (1 << RX_LINE[self.rx[0][0]])
-
-    def receive(self, kind, key, payload):
-        if len(self.rx) >= RX_FIFO_DEPTH:
-            self.dropped += 1
-            return False
-        self.rx.append((kind, key, payload))
-        return True
-
-    def read(self, off):
-        if off == 0x00:          # a sent packet leaves at once: never full, always empty
-            return (self.tcr & ~TX_STATUS | TX_EMPTY | TX_NOT_FULL) & MASK32
-        if off == 0x0C:
-            if not self.rx:
-                return 0
-            kind, _key, payload = self.rx[0]
-            return RX_RECEIVED | kind << PKT_TYPE_SHIFT | (PKT_PL if payload is not None else 0)
-        if off == 0x10:
-            return (self.rx[0][2] or 0) if self.rx else 0
-        if off == 0x14:
-            return self.rx.popleft()[1] if self.rx else 0
-        return 0
-
-    def write(self, off, value):
-        if off == 0x00:
-            self.tcr = value
-        elif off == 0x04:
-            self.tx_data = value
-        elif off == 0x08:
-            kind = (self.tcr >> PKT_TYPE_SHIFT) & 3
-            self.send(kind, value, self.tx_data if self.tcr & PKT_PL else None)
-        elif off == 0x0C:
-            pass                               # RSR write: clears error flags
 
 
 def lines_mask(*numbers):
