@@ -183,8 +183,7 @@ class ArmCore:
         self._period = _UNKNOWN
         if off in (0x00, 0x08, 0x20, 0x28):
             self.cpu.stop()                   # a new expiry may fall inside this slice
-        elif off in (0x0C, 0x2C):
-            self._refresh_due()               # interrupt cleared
+        self._refresh_due()                   # an interrupt cleared, enabled or disabled
 
     def read_router(self, off):
         return int.from_bytes(self.engine.chip.router.read_registers(off, 4), "little")
@@ -228,6 +227,7 @@ class ArmCore:
             self.update_lines(self.now)
             if self.vic.wake_pending():
                 self.wfi = False
+                self.dirty = True             # the next slice works out what is due
         return self.wfi
 
     def next_event(self):
@@ -272,14 +272,18 @@ class ArmCore:
                 self.stats["polls"] += 1
                 if self.trace_left:
                     self.trace("busy-wait on a timer COUNT at pc 0x%08x skipped to here" % cpu.pc)
-            self.update_lines(self.now)
-            budget = horizon - self.now
-            if self.trace_left:
-                self._take_traced()
-            else:
-                self._set_due()               # taken by the native code where the CPSR allows
-            st = cpu.state
+            # The lines and due words are as the last slice left them unless something
+            # arrived (dirty) or a timer expired: only then are they worked out again
             nxt = timers.next_event()
+            if self.dirty or (nxt is not None and nxt <= self.now) or self.trace_left:
+                self.update_lines(self.now)
+                if self.trace_left:
+                    self._take_traced()
+                else:
+                    self._set_due()           # taken by the native code where the CPSR allows
+                nxt = timers.next_event()
+            budget = horizon - self.now
+            st = cpu.state
             if nxt is not None and nxt > self.now:
                 budget = min(budget, nxt - self.now)
             self.dirty = False                        # what arrived so far, this slice sees
