@@ -4,15 +4,15 @@ in a FIFO ring the core reads through RSR, RXDATA and RXKEY (every packet is an
 FIQ, read in two or three accesses), and packets the core sends through TCR,
 TXDATA and TXKEY go into a second ring that the engine drains after each slice
 into the chip's router. Reading RXKEY takes the packet and re-evaluates the lines
-and due interrupts, so the next packet's FIQ follows without Python.
+and due interrupts, so the next packet's FIQ follows without Python. (``read``
+and ``write`` below serve the registers through native.mmio_read/mmio_write.)
 
 Python puts packets in (``Comms.receive``, between slices) and takes sent ones
 out (``Comms.sent``).
 """
-import numpy as np
-from numba import cfunc, njit, types, carray
+from numba import njit
 
-from .cycles import (STATE_WORDS, MMIO_NATIVE, BUDGET, VIC_LINES, CC_TCR, CC_TXDATA, RX_HEAD, RX_COUNT,
+from .cycles import (BUDGET, VIC_LINES, CC_TCR, CC_TXDATA, RX_HEAD, RX_COUNT,
                      RX_RING, RX_DEPTH, TX_COUNT, TX_DROPPED, TX_RING, TX_DEPTH)
 from .peripherals import CC_RDY_INT, CC_MC_INT
 from .vic import set_due
@@ -86,20 +86,6 @@ def write(st, off, value):
         if n + 1 >= TX_DEPTH:
             st[BUDGET] = 0         # end the slice: the engine drains the ring
     # RSR write (0x0C) clears error flags: none are modelled
-
-
-@cfunc(types.uint64(types.uint64, types.uint64, types.uint32, types.voidptr), cache=True)
-def mmio_read(uc, off, size, user):
-    st = carray(user, STATE_WORDS, dtype=np.int64)
-    st[MMIO_NATIVE] += 1
-    return read(st, np.int64(off))
-
-
-@cfunc(types.void(types.uint64, types.uint64, types.uint32, types.uint64, types.voidptr), cache=True)
-def mmio_write(uc, off, size, value, user):
-    st = carray(user, STATE_WORDS, dtype=np.int64)
-    st[MMIO_NATIVE] += 1
-    write(st, np.int64(off), np.int64(value))
 
 
 class Comms:

@@ -9,6 +9,8 @@ WFI (``mcr p15, 0, rX, c7, c0, 4``), which unicorn reports by returning early.
 """
 import ctypes
 
+import numpy as np
+
 from unicorn import Uc, UcError, UC_ARCH_ARM, UC_MODE_ARM, UC_PROT_ALL, UC_HOOK_INTR
 from unicorn import unicorn_const as UCC
 from unicorn.unicorn_py3.unicorn import uclib
@@ -17,7 +19,7 @@ from unicorn.arm_const import (UC_CPU_ARM_946, UC_ARM_REG_PC, UC_ARM_REG_CPSR,
 
 from ...protocol import constants as C
 from ..memory import host_address, ITCM_SIZE, DTCM_SIZE
-from . import comms, cycles, dma, native, vic
+from . import cycles, native
 
 from .arch import T_BIT, F_BIT, I_BIT, MODE_SVC, MODE_IRQ, MODE_FIQ, VEC_IRQ, VEC_FIQ
 
@@ -70,10 +72,10 @@ class ArmCpu:
         cycles.install(uc, self.state)
         self._callbacks = []        # ctypes callbacks unicorn holds pointers to
         self.mmio_accesses = 0      # peripheral accesses so far (tells a busy-wait apart)
-        self._register_native(CC_BASES, PERIPH_SIZE, comms.mmio_read.address, comms.mmio_write.address)
+        self._register_native(CC_BASES, PERIPH_SIZE, native.MMIO_CC)
         self._mmio(TIMER_BASES, PERIPH_SIZE, "timer")
-        self._register_native(VIC_BASES, PERIPH_SIZE, vic.mmio_read.address, vic.mmio_write.address)
-        self._register_native(DMA_BASES, PERIPH_SIZE, dma.mmio_read.address, dma.mmio_write.address)
+        self._register_native(VIC_BASES, PERIPH_SIZE, native.MMIO_VIC)
+        self._register_native(DMA_BASES, PERIPH_SIZE, native.MMIO_DMA)
         self._mmio((C.ROUTER_BASE, C.ROUTER_BASE_ALIAS), ROUTER_SIZE, "router")
         self._mmio((C.SYSCTL_BASE, C.SYSCTL_BASE_ALIAS), PERIPH_SIZE, "sysctl")
         self._unmodelled_seen = set()
@@ -149,12 +151,15 @@ class ArmCpu:
                 self._callback_failed("write", off, e)
         self._register(bases, size, on_read, on_write)
 
-    def _register_native(self, bases, size, read_address, write_address):
-        """Map native MMIO handlers (numba cfuncs) that take this core's state words."""
-        user = ctypes.c_void_p(self.state.ctypes.data)
+    def _register_native(self, bases, size, block):
+        """Map a peripheral served in native code (native.mmio_read/mmio_write) with
+        its descriptor: this core's state words and the block."""
+        descriptor = np.array([self.state.ctypes.data, block], dtype=np.int64)
+        self._buffers.append(descriptor)
+        user = ctypes.c_void_p(descriptor.ctypes.data)
         for base in bases:
-            err = uclib.uc_mmio_map(self._uch, base, size, ctypes.c_void_p(read_address), user,
-                                   ctypes.c_void_p(write_address), user)
+            err = uclib.uc_mmio_map(self._uch, base, size, ctypes.c_void_p(native.mmio_read.address), user,
+                                   ctypes.c_void_p(native.mmio_write.address), user)
             if err:
                 raise UcError(err)
 

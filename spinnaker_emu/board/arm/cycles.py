@@ -9,9 +9,10 @@ executed (one Thumb instruction; an ARM instruction counts two), a deterministic
 stand-in for ARM968 timing: the same binary and inputs always take the same
 virtual time, however busy the host is.
 
-The state is a small int64 array per core (see the words below). The hook is
-called at the start of a block, so a slice overshoots its budget by at most one
-block. Interrupts: the engine keeps FIQ_DUE / IRQ_DUE true while the VIC has one
+The state is an int64 array per core (see the words below; most of it is the comms
+controller's receive FIFO), shared by the hook, the slice runner and the native
+peripherals. The hook is called at the start of a block, so a slice overshoots
+its budget by at most one block. Interrupts: the engine keeps FIQ_DUE / IRQ_DUE true while the VIC has one
 pending (it re-evaluates them whenever an MMIO access can change the VIC's lines
 or priorities) and WATCH holds their CPSR mask bits. While a due interrupt is
 masked the hook reads the CPSR at each block (QEMU ends a block at every write to

@@ -1,8 +1,9 @@
 """The DMA controller of one core, kept in the core's state words (cycles.py) and
-run by native code like the VIC (vic.py): its registers are mapped to the numba
-cfuncs below. A descriptor write does the whole transfer at once, SDRAM or System
-RAM to or from the core's TCM, with the chip's memory copied in place (the host
-addresses of the buffers are state words), raises the done line in the VIC and
+run by native code like the VIC (vic.py): its registers are served by ``read``
+and ``write`` below through native.mmio_read/mmio_write. A descriptor write does
+the whole transfer at once, SDRAM or System RAM to or from the core's TCM, with
+the chip's memory copied in place (the host addresses of the buffers are state
+words), raises the done line in the VIC and
 re-evaluates the due interrupts. sPyNNaker fetches one synaptic row per incoming
 spike this way, so a transfer must cost no Python.
 
@@ -11,11 +12,11 @@ transfers that failed (to log them) and, for a traced core, the transfers done
 (to trace them).
 """
 import numpy as np
-from numba import cfunc, njit, types, carray
+from numba import njit, types
 
 from ...protocol import constants as C
 from ..memory import ITCM_SIZE, DTCM_SIZE
-from .cycles import (STATE_WORDS, MMIO_NATIVE, COUNT, TRACED, VIC_LINES, DMA_ADRS, DMA_ADRT, DMA_DESC, DMA_DONE,
+from .cycles import (COUNT, TRACED, VIC_LINES, DMA_ADRS, DMA_ADRT, DMA_DESC, DMA_DONE,
                      DMA_ERRORS, DMA_GCTL, DMA_TRANSFERS, DMA_PHYS, PTR_SDRAM, PTR_SYSRAM, PTR_ITCM, PTR_DTCM,
                      DMA_FAILED, DMA_FAIL, DMA_LOGGED, DMA_LOG, DMA_LOG_LEN)
 from .peripherals import DMA_DONE_INT, DMA_ERR_INT
@@ -130,20 +131,6 @@ def write(st, off, value):
     elif off == 0x18:
         st[DMA_GCTL] = value
         update_lines(st)
-
-
-@cfunc(types.uint64(types.uint64, types.uint64, types.uint32, types.voidptr), cache=True)
-def mmio_read(uc, off, size, user):
-    st = carray(user, STATE_WORDS, dtype=np.int64)
-    st[MMIO_NATIVE] += 1
-    return read(st, np.int64(off))
-
-
-@cfunc(types.void(types.uint64, types.uint64, types.uint32, types.uint64, types.voidptr), cache=True)
-def mmio_write(uc, off, size, value, user):
-    st = carray(user, STATE_WORDS, dtype=np.int64)
-    st[MMIO_NATIVE] += 1
-    write(st, np.int64(off), np.int64(value))
 
 
 class Dma:

@@ -405,20 +405,16 @@ class ArmKernel:
         self.engine, self.arm = engine, arm
 
     def receive(self, packets):
-        comms = self.arm.comms
         for _t, keys, payloads in packets:
             ks = keys.tolist()
             pls = payloads.tolist() if payloads is not None else [None] * len(ks)
             for k, pl in zip(ks, pls):
-                if not comms.receive(MC, k, pl):
-                    self.engine.chip.router.diag_counters[8] += 1     # dumped: no room
-                if self.arm.trace_left:
-                    self.arm.trace("received MC key 0x%08x%s" % (k, "" if pl is None else " payload 0x%08x" % pl))
-        self.arm.dirty = True
+                self.receive_mc(k, pl)
         self.engine.wake()
 
     def receive_mc(self, key, payload):
-        """One multicast packet from a core on this chip (Scheduler.route_now)."""
+        """One multicast packet (Scheduler.route_now calls it directly for a packet from
+        a core on this chip)."""
         arm = self.arm
         if not arm.comms.receive(MC, key, payload):
             self.engine.chip.router.diag_counters[8] += 1     # dumped: no room
@@ -783,7 +779,8 @@ class ArmEngine:
 
 class _Devices:
     """The MMIO handlers of a CPU, rebound to whichever ArmCore uses it now (a CPU
-    outlives the images it runs): the CPU looks ``read_cc`` etc. up here per access."""
+    outlives the images it runs): the CPU looks ``read_timer`` etc. up here per access
+    (the VIC, DMA and comms controllers are native: native.mmio_read)."""
 
     NAMES = ("read_timer", "write_timer", "read_router", "write_router", "read_sysctl", "write_sysctl")
 

@@ -1,8 +1,9 @@
 """The pieces of the ARM engine that run once per translated block, slice or
 interrupt, compiled by numba to native code and cached on disk (compiled once per
-installation): the cycle-counting block hook (see cycles.py), the slice runner and
+installation): the cycle-counting block hook (see cycles.py), the slice runner,
 exception entry (one routine, used by the hook, the engine's interrupts and its
-fault handling).
+fault handling), the TLB fill hook and the one MMIO entry pair for the peripherals
+served natively (vic.py, dma.py, comms.py).
 
 Why the slice runner is native: a slice is a handful of unicorn C calls (read
 PC and CPSR, emu_start, read PC and the word before it to recognise WFI). Through
@@ -17,6 +18,8 @@ in the x86-64 and AArch64 ABIs).
 import llvmlite.binding
 import numpy as np
 from numba import cfunc, njit, types, carray
+from numba.core import cgutils
+from numba.extending import intrinsic
 from unicorn.unicorn_py3.unicorn import uclib
 from unicorn.arm_const import UC_ARM_REG_PC, UC_ARM_REG_CPSR, UC_ARM_REG_SPSR, UC_ARM_REG_LR
 
@@ -31,7 +34,8 @@ uc_mem_read = types.ExternalFunction(
 
 from .arch import T_BIT, F_BIT, I_BIT, MODE_MASK, MODE_FIQ, MODE_IRQ, VEC_FIQ, VEC_IRQ, WFI_WORD, WFI_MASK
 from .cycles import (COUNT, BUDGET, WATCH, SCRATCH, FIQ_DUE, FIQ_TAKEN, REGVAL, IRQ_DUE, IRQ_TAKEN,
-                     TLB_FILLS, STATE_WORDS)
+                     TLB_FILLS, MMIO_NATIVE, STATE_WORDS)
+from . import comms, dma, vic
 # run_slice's "why": the slice spent its budget, the core executed WFI, or it was
 # stopped otherwise (an interrupt hook); a fault is FAULT_BASE + unicorn's error
 WHY_BUDGET, WHY_WFI, WHY_STOPPED, FAULT_BASE = 0, 1, 2, 16
@@ -107,6 +111,52 @@ def tlb_fill(uc, vaddr, access, entry, user):
     st = carray(user, STATE_WORDS, dtype=np.int64)
     st[TLB_FILLS] += 1
     return True
+
+
+# The peripherals served in native code, as cpu.py maps them: unicorn gives each
+# mapping a descriptor (the address of the core's state words, the block) as user data
+MMIO_VIC, MMIO_DMA, MMIO_CC = 0, 1, 2
+
+
+@intrinsic
+def _pointer(typingctx, address):
+    """An address held in an int64 as a pointer (for carray)."""
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], cgutils.voidptr_t)
+    return types.voidptr(types.int64), codegen
+
+
+@njit(cache=True)
+def _state_of(descriptor):
+    d = carray(descriptor, 2, dtype=np.int64)
+    st = carray(_pointer(d[0]), STATE_WORDS, dtype=np.int64)
+    st[MMIO_NATIVE] += 1
+    return st, d[1]
+
+
+@cfunc(types.uint64(types.uint64, types.uint64, types.uint32, types.voidptr), cache=True)
+def mmio_read(uc, off, size, descriptor):
+    """unicorn's MMIO read callback for every native peripheral (uc_cb_mmio_read_t)."""
+    st, block = _state_of(descriptor)
+    o = np.int64(off)
+    if block == MMIO_VIC:
+        return vic.read(st, o)
+    if block == MMIO_DMA:
+        return dma.read(st, o)
+    return comms.read(st, o)
+
+
+@cfunc(types.void(types.uint64, types.uint64, types.uint32, types.uint64, types.voidptr), cache=True)
+def mmio_write(uc, off, size, value, descriptor):
+    """unicorn's MMIO write callback for every native peripheral (uc_cb_mmio_write_t)."""
+    st, block = _state_of(descriptor)
+    o, v = np.int64(off), np.int64(value)
+    if block == MMIO_VIC:
+        vic.write(st, o, v)
+    elif block == MMIO_DMA:
+        dma.write(st, o, v)
+    else:
+        comms.write(st, o, v)
 
 
 # typed, so importing this module compiles them (the supervisor does, before forking)

@@ -1,7 +1,7 @@
 """The vectored interrupt controller (ARM PL190) of one core, kept in the core's
 state words (cycles.py) so that native code runs it: the VIC's registers are
-mapped to the numba cfuncs ``mmio_read``/``mmio_write`` below, and after each
-access that can change what is pending they set the FIQ_DUE/IRQ_DUE/WATCH words
+served by ``read``/``write`` below through native.mmio_read/mmio_write, and after
+each access that can change what is pending they set the FIQ_DUE/IRQ_DUE/WATCH words
 the block hook enters interrupts by. An interrupt's acknowledge and end of
 service (two VIC accesses per interrupt) therefore cost no Python.
 
@@ -13,11 +13,10 @@ PL190 as spin1_api uses it: raw = hardware lines | soft bits; 16 vectored slots
 VADDR read acknowledges the highest-priority active IRQ and masks that priority
 and lower until a VADDR write ends its service; FIQ_SELECT routes sources to FIQ.
 """
-import numpy as np
-from numba import cfunc, njit, types, carray
+from numba import njit
 
 from .arch import F_BIT, I_BIT
-from .cycles import (FIQ_DUE, IRQ_DUE, WATCH, STATE_WORDS, TRACED, MMIO_NATIVE, VIC_SELECT, VIC_ENABLE,
+from .cycles import (FIQ_DUE, IRQ_DUE, WATCH, TRACED, VIC_SELECT, VIC_ENABLE,
                      VIC_SOFT, VIC_LINES, VIC_DEFADDR, VIC_NSERV, VIC_VADDR, VIC_VCNTL, VIC_SERV)
 
 MASK32 = 0xFFFFFFFF
@@ -126,21 +125,6 @@ def write(st, off, value):
         st[VIC_VCNTL + ((off - 0x200) >> 2)] = value
     if off in (0x0C, 0x10, 0x14, 0x18, 0x1C, 0x30):  # what is pending may have changed
         set_due(st)
-
-
-# unicorn's MMIO callbacks (uc_cb_mmio_read_t / uc_cb_mmio_write_t), user data = state words
-@cfunc(types.uint64(types.uint64, types.uint64, types.uint32, types.voidptr), cache=True)
-def mmio_read(uc, off, size, user):
-    st = carray(user, STATE_WORDS, dtype=np.int64)
-    st[MMIO_NATIVE] += 1
-    return read(st, np.int64(off))
-
-
-@cfunc(types.void(types.uint64, types.uint64, types.uint32, types.uint64, types.voidptr), cache=True)
-def mmio_write(uc, off, size, value, user):
-    st = carray(user, STATE_WORDS, dtype=np.int64)
-    st[MMIO_NATIVE] += 1
-    write(st, np.int64(off), np.int64(value))
 
 
 class Vic:
