@@ -2,7 +2,11 @@
 CPU interrupt lines (SET_IRQ / CLR_IRQ, each core's CPU_INT), the SYNC flag
 word SC_FLAG (SETFLAG / CLRFLAG), the monitor's id, and the 32 test-and-set
 locks SARK uses (a read of TAS[n] returns the old value and sets it; a read of
-TAC[n] clears it). Reads of other registers give their last written value."""
+TAC[n] clears it). Reads of other registers give their last written value.
+
+The CPU_INT lines live in a one-word array so that the ARM cores' native run loop
+reads them where they are (``irq_address``), not a copy."""
+import numpy as np
 
 SC_CODE_MASK = 0xFFFC0000          # writes carry SC_CODE (0x5ec00000) in the top bits
 CHIP_ID_VALUE = 0x59111000         # "Spinnaker 1" chip id register
@@ -15,12 +19,21 @@ SIZE = 0x1000
 
 class SystemController:
     def __init__(self):
-        self.irq = 0                  # physical cores whose CPU_INT is raised
+        self._irq = np.zeros(1, dtype=np.int64)   # physical cores whose CPU_INT is raised
+        self.irq_address = self._irq.ctypes.data
         self.flag = 0
         self.monitor = 0
         self.locks = [0] * N_LOCKS
         self.regs = {}
         self.on_irq = None            # callback(mask of newly raised cores)
+
+    @property
+    def irq(self):
+        return int(self._irq[0])
+
+    @irq.setter
+    def irq(self, value):
+        self._irq[0] = value
 
     def raise_irq(self, mask):
         new = mask & ~self.irq

@@ -39,6 +39,21 @@ def rx_lines(st):
 
 
 @njit(cache=True)
+def push(st, word, key, payload):
+    """Queue a packet for the core (``word``: type | HAS_PAYLOAD, as in both rings);
+    False if the FIFO is full and the packet is dropped."""
+    n = st[RX_COUNT]
+    if n >= RX_DEPTH:
+        return False
+    rec = RX_RING + 3 * ((st[RX_HEAD] + n) % RX_DEPTH)
+    st[rec] = word
+    st[rec + 1] = key & MASK32
+    st[rec + 2] = payload & MASK32
+    st[RX_COUNT] = n + 1
+    return True
+
+
+@njit(cache=True)
 def _update_lines(st):
     st[VIC_LINES] = (st[VIC_LINES] & ~COMMS_RX_LINES) | rx_lines(st)
     set_due(st)
@@ -102,17 +117,13 @@ class Comms:
 
     def receive(self, kind, key, payload):
         """Queue a packet for the core (False: the FIFO is full, the packet is dropped)."""
-        st = self.st
-        n = int(st[RX_COUNT])
-        if n >= RX_DEPTH:
+        if payload is None:
+            ok = push(self.st, kind, key, 0)
+        else:
+            ok = push(self.st, kind | HAS_PAYLOAD, key, payload)
+        if not ok:
             self.dropped += 1
-            return False
-        rec = RX_RING + 3 * ((int(st[RX_HEAD]) + n) % RX_DEPTH)
-        st[rec] = kind | (HAS_PAYLOAD if payload is not None else 0)
-        st[rec + 1] = key & MASK32
-        st[rec + 2] = 0 if payload is None else payload & MASK32
-        st[RX_COUNT] = n + 1
-        return True
+        return ok
 
     def sent(self):
         """[(kind, key, payload or None)] the core sent since the last call, in order,

@@ -11,7 +11,7 @@ import ctypes
 
 import numpy as np
 
-from unicorn import Uc, UcError, UC_ARCH_ARM, UC_MODE_ARM, UC_PROT_ALL, UC_HOOK_INTR
+from unicorn import Uc, UcError, UC_ARCH_ARM, UC_MODE_ARM, UC_PROT_ALL
 from unicorn import unicorn_const as UCC
 from unicorn.unicorn_py3.unicorn import uclib
 from unicorn.arm_const import (UC_CPU_ARM_946, UC_ARM_REG_PC, UC_ARM_REG_CPSR,
@@ -19,7 +19,7 @@ from unicorn.arm_const import (UC_CPU_ARM_946, UC_ARM_REG_PC, UC_ARM_REG_CPSR,
 
 from ...protocol import constants as C
 from ..memory import host_address, ITCM_SIZE, DTCM_SIZE
-from . import cycles, native
+from . import core_loop, cycles, native
 
 from .arch import T_BIT, F_BIT, I_BIT, MODE_SVC, MODE_IRQ, MODE_FIQ, VEC_IRQ, VEC_FIQ
 
@@ -49,10 +49,10 @@ _WHY = {native.WHY_BUDGET: BUDGET, native.WHY_WFI: WFI, native.WHY_STOPPED: STOP
 
 class ArmCpu:
     def __init__(self, memory, p, devices, log):
-        """``devices``: object with read_<block>(off, size) / write_<block>(off, size, value)
-        for timer, router, sysctl (the VIC, DMA and comms controllers are native:
-        vic.py, dma.py, comms.py, in the state words); ``log(text)`` reports the
-        unusual."""
+        """``devices``: object with read_<block>(off) / write_<block>(off, value) for
+        router and sysctl (the VIC, timers, DMA and comms controllers are native:
+        vic.py, timers.py, dma.py, comms.py, in the state words); ``log(text)`` reports
+        the unusual."""
         self.p = p
         self.log = log
         self.devices = devices
@@ -71,9 +71,8 @@ class ArmCpu:
         self.state = cycles.new_state()
         cycles.install(uc, self.state)
         self._callbacks = []        # ctypes callbacks unicorn holds pointers to
-        self.mmio_accesses = 0      # peripheral accesses so far (tells a busy-wait apart)
         self._register_native(CC_BASES, PERIPH_SIZE, native.MMIO_CC)
-        self._mmio(TIMER_BASES, PERIPH_SIZE, "timer")
+        self._register_native(TIMER_BASES, PERIPH_SIZE, native.MMIO_TIMER)
         self._register_native(VIC_BASES, PERIPH_SIZE, native.MMIO_VIC)
         self._register_native(DMA_BASES, PERIPH_SIZE, native.MMIO_DMA)
         self._mmio((C.ROUTER_BASE, C.ROUTER_BASE_ALIAS), ROUTER_SIZE, "router")
@@ -94,15 +93,16 @@ class ArmCpu:
         # (~600 M/s); unmapped addresses still fault as before. The hook counts
         # its refills in the state words.
         uc.ctl_set_tlb_mode(UCC.UC_TLB_VIRTUAL)
-        self._tlb_hook = ctypes.c_size_t()
-        err = uclib.uc_hook_add(uc._uch, ctypes.byref(self._tlb_hook), UCC.UC_HOOK_TLB_FILL,
-                                ctypes.c_void_p(native.tlb_fill.address),
+        self._add_hook(UCC.UC_HOOK_TLB_FILL, native.tlb_fill.address)
+        self._add_hook(UCC.UC_HOOK_INTR, native.intr_hook.address)
+
+    def _add_hook(self, kind, address):
+        """A native hook (native.py) over all addresses, with the state words as its data."""
+        handle = ctypes.c_size_t()
+        err = uclib.uc_hook_add(self._uch, ctypes.byref(handle), kind, ctypes.c_void_p(address),
                                 ctypes.c_void_p(self.state.ctypes.data), ctypes.c_uint64(1), ctypes.c_uint64(0))
         if err:
             raise UcError(err)
-        self.interrupt = None
-        uc.hook_add(UC_HOOK_INTR, self._on_intr)
-        self.faults = 0
 
     def _map(self, base, buf, size):
         uc_ptr = host_address(buf)
@@ -118,9 +118,10 @@ class ArmCpu:
         Python frame each. An exception in a handler is a bug of ours: logged, and
         the slice ends."""
         devices, read_name, write_name = self.devices, "read_" + block, "write_" + block
+        st = self.state
 
         def on_read(_uc, off, _size, _ud):
-            self.mmio_accesses += 1
+            st[cycles.MMIO_ACCESSES] += 1
             try:
                 return getattr(devices, read_name)(off) & 0xFFFFFFFF
             except Exception as e:          # noqa: BLE001 (a C callback cannot raise)
@@ -128,7 +129,7 @@ class ArmCpu:
                 return 0
 
         def on_write(_uc, off, _size, value, _ud):
-            self.mmio_accesses += 1
+            st[cycles.MMIO_ACCESSES] += 1
             try:
                 getattr(devices, write_name)(off, value & 0xFFFFFFFF)
             except Exception as e:          # noqa: BLE001
@@ -163,10 +164,6 @@ class ArmCpu:
             if err:
                 raise UcError(err)
 
-    def mmio_count(self):
-        """Peripheral accesses so far, Python's and native code's."""
-        return self.mmio_accesses + int(self.state[cycles.MMIO_NATIVE])
-
     def _register(self, bases, size, on_read, on_write):
         cbs = (_MMIO_READ(on_read), _MMIO_WRITE(on_write))
         self._callbacks.append(cbs)
@@ -198,10 +195,6 @@ class ArmCpu:
             self._unmodelled_seen.add((what, addr))
             self.log("%s of unmodelled %s register 0x%08x at pc 0x%08x"
                      % (what, name, addr, self.uc.reg_read(UC_ARM_REG_PC)))
-
-    def _on_intr(self, uc, intno, _ud):
-        self.interrupt = intno
-        uc.emu_stop()
 
     def close(self):
         try:
@@ -240,7 +233,7 @@ class ArmCpu:
         self.uc.reg_write(UC_ARM_REG_PC, pc & ~1)
         if pc & 1:
             self.uc.reg_write(UC_ARM_REG_CPSR, MODE_SVC | I_BIT | F_BIT | T_BIT)
-        self.faults = 0
+        self.state[cycles.FAULTS] = 0
 
     # ------------------------------------------------------------ exceptions
     def enter(self, vector, mode, return_address):
@@ -255,14 +248,21 @@ class ArmCpu:
 
     # ------------------------------------------------------------ running
     def run(self, budget):
-        """Run up to ``budget`` cycles. Returns (cycles used, why it ended, detail)."""
-        self.interrupt = None
-        used, why = native.run_slice(self._uch_int, self.state, int(budget))
+        """Run one slice of up to ``budget`` cycles (tests, benchmarks; the engine runs
+        cores with run_until). Returns (cycles used, why it ended, detail)."""
+        st = self.state
+        st[cycles.INTERRUPT] = 0
+        used, why = native.run_slice(self._uch_int, st, int(budget))
         if why >= native.FAULT_BASE:
             return used, FAULT, why - native.FAULT_BASE
-        if self.interrupt is not None:
-            return used, FAULT, ("intr", self.interrupt)
+        if st[cycles.INTERRUPT]:
+            return used, FAULT, ("intr", int(st[cycles.INTERRUPT]) - 1)
         return used, _WHY[why], None
+
+    def run_until(self, horizon):
+        """Run the core's loop (core_loop.py) until its clock (the state word NOW)
+        reaches ``horizon`` or Python is needed; returns core_loop's EXIT_*."""
+        return core_loop.run_core(self._uch_int, self.state, int(horizon))
 
     def cycles_so_far(self):
         """Cycles executed in the current slice (valid inside an MMIO callback)."""

@@ -29,12 +29,12 @@ from unicorn.unicorn_const import UC_HOOK_BLOCK
 
 # The state words: cycles this slice, the slice's budget, the CPSR mask bits of the
 # interrupts that are due, scratch for the hook, whether an FIQ / an IRQ is due, the
-# FIQs / IRQs the native code entered this slice, a word to pass register values
+# FIQs / IRQs the native code entered so far, a word to pass register values
 # through, unicorn's TLB refills so far (native.tlb_fill), whether the core is traced
-# (its interrupts are then entered by the engine, not natively), and the peripheral
-# accesses native code served
+# (its interrupts, WFIs and skipped busy-waits are then logged in the trace ring), and
+# the peripheral accesses so far (native and Python: tells a busy-wait apart)
 COUNT, BUDGET, WATCH, SCRATCH, FIQ_DUE, FIQ_TAKEN, REGVAL, IRQ_DUE, IRQ_TAKEN, TLB_FILLS, TRACED, \
-    MMIO_NATIVE = range(12)
+    MMIO_ACCESSES = range(12)
 # The VIC's registers (vic.py): select, enable, soft, hardware lines, default vector,
 # nesting depth, then the 16 vector addresses, the 16 vector controls and the stack of
 # slots in service
@@ -47,11 +47,26 @@ VIC_VADDR, VIC_VCNTL, VIC_SERV = 18, 34, 50
 DMA_ADRS, DMA_ADRT, DMA_DESC, DMA_DONE, DMA_ERRORS, DMA_GCTL, DMA_TRANSFERS, DMA_PHYS = range(67, 75)
 PTR_SDRAM, PTR_SYSRAM, PTR_ITCM, PTR_DTCM = range(75, 79)
 DMA_FAILED, DMA_FAIL, DMA_LOGGED, DMA_LOG, DMA_LOG_LEN = 79, 80, 83, 84, 16
+# The core's run loop (core_loop.py): its clock (cycle at the start of the current
+# slice), asleep in WFI, something arrived since its lines were last worked out, a
+# busy-wait on a timer to skip (and the detector's count, last poll cycle and access
+# number), busy-waits skipped, slices run, cycles executed, exception entries without
+# progress, the physical core number, the host address of the system controller's
+# CPU_INT word (sysctl.py), a fault's unicorn error, and the exception number + 1 of an
+# SVC, undefined instruction or abort unicorn reported through its interrupt hook
+NOW, WFI, DIRTY, POLLING, POLLS, LAST_POLL, LAST_POLL_ACCESS, POLL_SKIPS, SLICES, BUSY, FAULTS, \
+    CORE_P, PTR_IRQ, EXIT_DETAIL, INTERRUPT = range(148, 163)
+# The two timers (timers.py), TIMER_WORDS each: load, control, raw interrupt, the cycle
+# at which the count next reaches zero (NEVER: stopped), the count while stopped
+TIMER1, TIMER_WORDS = 163, 5
+# A traced core's events for Python to log (core_loop.py): count, then TRACE_DEPTH
+# records of kind, cycle, and two words
+TRACE_COUNT, TRACE_RING, TRACE_DEPTH = 173, 174, 64
 # The comms controller (comms.py): TCR, TXDATA, the receive FIFO (head, count, then
 # RX_DEPTH records of type|payload flag, key, payload: the router and links hold packets a
 # busy core has not read) and the packets sent this slice (count, overflows, records)
-CC_TCR, CC_TXDATA, RX_HEAD, RX_COUNT, TX_COUNT, TX_DROPPED = range(148, 154)
-RX_RING, RX_DEPTH = 154, 4096
+CC_TCR, CC_TXDATA, RX_HEAD, RX_COUNT, TX_COUNT, TX_DROPPED = range(430, 436)
+RX_RING, RX_DEPTH = 436, 4096
 TX_RING, TX_DEPTH = RX_RING + 3 * RX_DEPTH, 256
 STATE_WORDS = TX_RING + 3 * TX_DEPTH
 
@@ -69,6 +84,10 @@ def hook_address():
     if _HOOK is None:
         _HOOK = _compile()
     return _HOOK.address
+
+
+NEVER = -1                       # "no such cycle" in NOW-like words (a stopped timer)
+assert TIMER1 + 2 * TIMER_WORDS == TRACE_COUNT and TRACE_RING + 4 * TRACE_DEPTH == CC_TCR
 
 
 def new_state():

@@ -29,12 +29,14 @@ from unicorn import unicorn_const as UCC
 from ...apps.aplx import parse_aplx, ACOPY, FILL, EXEC
 from ...protocol import constants as C
 from ...protocol.constants import CPUState, Signal, ShmCmd, Lock, RTECode
-from ...protocol.structs import (SV, VCPU, vcpu_address, SDP_MSG_T, SDP_MSG_BODY, SDP_MSG_MAX_BODY)
-from .arch import T_BIT, I_BIT, F_BIT, VEC_UNDEF, VEC_SVC, VEC_PABT, VEC_DABT, MODE_UND, MODE_SVC, MODE_ABT
-from .cpu import ArmCpu, BUDGET, WFI, FAULT
-from . import cycles, peripherals as P
+from ...protocol.structs import (VCPU, vcpu_address, SDP_MSG_T, SDP_MSG_BODY, SDP_MSG_MAX_BODY)
+from .arch import T_BIT, VEC_UNDEF, VEC_SVC, VEC_PABT, VEC_DABT, MODE_UND, MODE_SVC, MODE_ABT
+from .cpu import ArmCpu
+from . import core_loop, cycles, native, timers
+from .local_routes import LocalRoutes, ROUTED, DROPPED, RECEIVED
+from ..router import DIAG_LOC_MC, DIAG_DUMP_MC
 from .vic import Vic
-from .dma import Dma, DMA_LINES
+from .dma import Dma
 from .comms import Comms, MC, P2P, NN, FR
 from ..memory import host_address
 
@@ -44,7 +46,6 @@ from ..memory import host_address
 # Python, so a 1 ms tick runs in 8 quanta rather than 50.
 QUANTUM_MIN, QUANTUM_MAX, QUANTA_PER_TICK = 4000, 50000, 8
 WALL_SLICE = 0.005             # seconds of work before the event loop gets a turn
-POLL_GAP, POLL_READS = 256, 4  # see ArmCore.polling
 SLOW_WARN_S = 2.0              # seconds behind real time before the cores are told why
 COUNTER_FLUSH_S = 0.01        # other chips' router counters go to them at most every 10 ms
 TRACE_LINES = 20000             # per core and image: a trace bounds the log it writes
@@ -91,100 +92,76 @@ def pace_from_env():
 
 
 class ArmCore:
-    """One application core running ARM code: CPU, peripherals and virtual clock."""
+    """One application core running ARM code: CPU, peripherals and virtual clock. The
+    core's state (clock, sleep, peripherals, counts) is the CPU's state words
+    (cycles.py), which its native run loop (core_loop.py) works on; the attributes
+    below are views of them."""
 
     def __init__(self, engine, core, cpu):
         self.engine = engine
         self.core = core                      # board.cores.Core (vcpu access, x, y, p)
         self.p = core.p
         self.cpu = cpu
-        self.vic = Vic(cpu.state)              # reset for the new image
-        self.timers = P.Timers()
+        st = self.st = cpu.state
+        self.vic = Vic(st)                    # reset for the new image
+        timers.reset(st)
         mem = engine.memory
-        self.dma = Dma(cpu.state, self.p, host_address(mem.sdram), host_address(mem.sysram),
+        self.dma = Dma(st, self.p, host_address(mem.sdram), host_address(mem.sysram),
                        host_address(mem.itcm_of(self.p)), host_address(mem.dtcm_of(self.p)))
-        self.comms = Comms(cpu.state)
-        self.now = engine.now
-        self.wfi = False
-        self.dirty = False                    # something arrived since it went to sleep
+        self.comms = Comms(st)
+        st[cycles.NOW] = engine.now
+        for word in (cycles.WFI, cycles.DIRTY, cycles.POLL_SKIPS, cycles.SLICES, cycles.BUSY,
+                     cycles.FIQ_TAKEN, cycles.IRQ_TAKEN, cycles.TRACE_COUNT, cycles.INTERRUPT):
+            st[word] = 0
+        st[cycles.CORE_P] = self.p
+        st[cycles.PTR_IRQ] = engine.sysctl.irq_address
         self.slow_warned = False
-        # Busy-wait on a timer: POLL_READS reads of a running COUNT, each within POLL_GAP
-        # cycles of the last, with no other MMIO between, end the slice and the core's
-        # clock skips to the next timer expiry (or until something arrives for it)
-        self.polls = 0
-        self.last_poll = -POLL_GAP - 1
-        self.last_poll_access = -2
-        self.polling = False
         self.trace_left = TRACE_LINES if engine.traces(core) else 0
-        cpu.state[cycles.TRACED] = 1 if self.trace_left else 0
+        st[cycles.TRACED] = 1 if self.trace_left else 0
         self.halted = False
         self.mailbox = []                     # (cmd, data) waiting for an idle mailbox
         self.started = self.now
-        self.stats = {"slices": 0, "cycles": 0, "irq": 0, "fiq": 0, "polls": 0}
-        self.tlb_fills0 = int(cpu.state[cycles.TLB_FILLS])   # the CPU outlives its images
-        self._period = _UNKNOWN               # timer_period(), until the timers are written
+        self.tlb_fills0 = int(st[cycles.TLB_FILLS])   # the CPU outlives its images
 
-    def trace(self, text):
+    @property
+    def now(self):
+        """The core's virtual clock (cycles)."""
+        return int(self.st[cycles.NOW])
+
+    @now.setter
+    def now(self, value):
+        self.st[cycles.NOW] = value
+
+    def mark_dirty(self):
+        """Something arrived for the core: its lines are worked out before its next slice."""
+        self.st[cycles.DIRTY] = 1
+
+    def trace(self, text, cycle=None):
         """One line of this core's trace in the board log, stamped with its virtual
         time (SPINNAKER_EMU_ARM_TRACE; at most TRACE_LINES per image)."""
         self.trace_left -= 1
         if not self.trace_left:
-            self.cpu.state[cycles.TRACED] = 0      # its interrupts go native from now on
+            self.st[cycles.TRACED] = 0         # no more events are logged
+            self.engine.routes_stale = True    # its packets may be delivered natively now
         # a core not yet run in this quantum has a clock behind the engine's
+        if cycle is None:
+            cycle = max(self.now, self.engine.now)
         self.engine.core_log(self, "[%.1f us] %s%s" % (
-            max(self.now, self.engine.now) / C.CPU_CLOCK_HZ * 1e6, text,
+            cycle / C.CPU_CLOCK_HZ * 1e6, text,
             "" if self.trace_left else " (trace limit reached: no more lines for this core)"))
 
     def summary(self):
         """One line on what this core did, for the board log when it stops."""
         virtual = (self.now - self.started) / C.CPU_CLOCK_HZ
-        st = self.stats
+        st = self.st
         return ("%.3f s virtual, %.1f%% busy, %d slices, %d IRQs, %d FIQs, %d timer busy-waits skipped, "
-                "%d TLB refills" % (virtual, 100.0 * st["cycles"] / max(1, self.now - self.started),
-                                    st["slices"], st["irq"], st["fiq"], st["polls"],
-                                    self.cpu.state[cycles.TLB_FILLS] - self.tlb_fills0))
+                "%d TLB refills" % (virtual, 100.0 * st[cycles.BUSY] / max(1, self.now - self.started),
+                                    st[cycles.SLICES], st[cycles.IRQ_TAKEN], st[cycles.FIQ_TAKEN],
+                                    st[cycles.POLL_SKIPS], st[cycles.TLB_FILLS] - self.tlb_fills0))
 
     # ------------------------------------------------------------ devices (MMIO)
-    def _now(self):
-        return self.now + self.cpu.cycles_so_far()
-
-    def _refresh_due(self):
-        """Inside a slice, after an access that can change the VIC's lines or
-        priorities: which interrupts are due now (see _set_due)."""
-        self.update_lines(self._now())
-        self._set_due()
-
-    def _set_due(self):
-        """Tell the native code which interrupts the VIC has pending: it enters them
-        where the CPSR allows (cycles.py). A traced core's interrupts are entered here
-        instead, one trace line each: for it the due words stay 0 and the slice ends
-        where a pending interrupt's mask clears (vic.set_due)."""
-        self.vic.due()
-
-    def read_timer(self, off):
-        now = self._now()
-        self.timers.advance(now)
-        value = self.timers.read(off, now)
-        if off & 0x1F == 0x04 and value:       # COUNT, still running: a busy-wait?
-            accesses = self.cpu.mmio_count()           # this read is the latest one
-            close = now - self.last_poll <= POLL_GAP and accesses == self.last_poll_access + 1
-            self.polls = self.polls + 1 if close else 0
-            self.last_poll, self.last_poll_access = now, accesses
-            if self.polls >= POLL_READS:
-                self.polls = 0
-                self.polling = True
-                self.cpu.stop()
-        return value
-
-    def write_timer(self, off, value):
-        now = self._now()
-        self.timers.advance(now)
-        self.timers.write(off, value, now)
-        self._period = _UNKNOWN
-        if off in (0x00, 0x08, 0x20, 0x28):
-            self.cpu.stop()                   # a new expiry may fall inside this slice
-        self._refresh_due()                   # an interrupt cleared, enabled or disabled
-
+    # The VIC, timers, DMA and comms controllers are native (native.mmio_read/write);
+    # the router and the system controller are the chip's, shared with the monitor.
     def read_router(self, off):
         return int.from_bytes(self.engine.chip.router.read_registers(off, 4), "little")
 
@@ -196,7 +173,8 @@ class ArmCore:
 
     def write_sysctl(self, off, value):
         self.engine.sysctl.write(off, value)
-        self._refresh_due()                   # CPU_INT raised or cleared
+        # CPU_INT raised or cleared: what is due now (inside a slice: at its cycle)
+        core_loop.refresh(self.st, self.now + int(self.st[cycles.COUNT]))
 
     def _send(self, kind, key, payload):
         if self.trace_left:
@@ -204,112 +182,65 @@ class ArmCore:
                                                  "" if payload is None else " payload 0x%08x" % payload))
         self.engine.outbox.append((self, kind, key, payload))
 
-    # ------------------------------------------------------------ interrupts
-    def update_lines(self, now):
-        self.timers.advance(now)
-        t1, t2 = self.timers.lines()
-        lines = P.lines_mask(t1, t2, P.CC_TMT_INT, P.CC_TNF_INT) | self.comms.lines() | \
-            (self.vic.lines & DMA_LINES)              # the DMA controller keeps its own (dma.py)
-        if self.engine.sysctl.irq >> self.p & 1:
-            lines |= 1 << P.CPU_INT
-        self.vic.lines = lines
-
+    # ------------------------------------------------------------ time
     def asleep(self):
-        return self.wfi and self._still_asleep()
-
-    def _still_asleep(self):
-        """For a core in WFI: its interrupt lines can only have changed if something
-        arrived (``dirty``) or a timer expired; only then are they re-evaluated, and an
-        enabled active source wakes it. A sleeping core costs almost nothing."""
-        nxt = self.timers.next_event()
-        if self.dirty or (nxt is not None and nxt <= self.now):
-            self.dirty = False
-            self.update_lines(self.now)
-            if self.vic.wake_pending():
-                self.wfi = False
-                self.dirty = True             # the next slice works out what is due
-        return self.wfi
+        return bool(core_loop.still_asleep(self.st))
 
     def next_event(self):
-        return None if self.halted else self.timers.next_event()
+        """The cycle of the next timer interrupt (None: none, or the core halted)."""
+        if self.halted:
+            return None
+        t = int(timers.next_event(self.st))
+        return None if t == cycles.NEVER else t
 
     def timer_period(self):
-        """Cycles between this core's periodic timer interrupts (None: no such timer).
-        Asked at every quantum; it changes only when the timers are written."""
-        if self._period is _UNKNOWN:
-            periods = [max(1, t.load) * t.prescale for t in self.timers.t
-                       if t.expiry is not None and t.control & 0x60 == 0x60]
-            self._period = min(periods) if periods else None
-        return self._period
-
-    def _sleep_until(self, nxt, horizon):
-        """Move a core that does nothing until event ``nxt`` to it, or to the horizon if it
-        comes later (then True: the quantum is done for this core)."""
-        if nxt is None or nxt >= horizon:
-            self.now = horizon
-            return True
-        self.now = max(self.now, nxt)
-        return False
+        """Cycles between this core's periodic timer interrupts (None: no such timer)."""
+        return int(timers.period(self.st)) or None
 
     def run_until(self, horizon):
-        """Run this core until its clock reaches ``horizon`` (bounded work)."""
-        cpu, vic, timers = self.cpu, self.vic, self.timers
-        for _ in range(4096):
-            if self.halted or self.now >= horizon:
+        """Run this core until its clock reaches ``horizon`` (core_loop.run_core), doing
+        between its calls what only Python can do (bounded work)."""
+        cpu, st = self.cpu, self.st
+        for _ in range(64):
+            if self.halted:
                 return
-            if self.wfi and self._still_asleep():
-                if self._sleep_until(timers.next_event(), horizon):
-                    return
-                continue
-            if self.polling:
-                # A loop polling a timer's COUNT sees nothing new until that timer expires or
-                # something arrives for the core (packets and messages come between slices):
-                # skip the spinning, as WFI does. The loop then reads the later COUNT.
-                nxt = timers.next_expiry()
-                if not self.dirty and (nxt is None or nxt > self.now) and self._sleep_until(nxt, horizon):
-                    return
-                self.polling = False
-                self.stats["polls"] += 1
-                if self.trace_left:
-                    self.trace("busy-wait on a timer COUNT at pc 0x%08x skipped to here" % cpu.pc)
-            # The lines and due words are as the last slice left them unless something
-            # arrived (dirty) or a timer expired: only then are they worked out again
-            nxt = timers.next_event()
-            if self.dirty or (nxt is not None and nxt <= self.now) or self.trace_left:
-                self.update_lines(self.now)
-                if self.trace_left:
-                    self._take_traced()
-                else:
-                    self._set_due()           # taken by the native code where the CPSR allows
-                nxt = timers.next_event()
-            budget = horizon - self.now
-            st = cpu.state
-            if nxt is not None and nxt > self.now:
-                budget = min(budget, nxt - self.now)
-            self.dirty = False                        # what arrived so far, this slice sees
-            used, why, detail = cpu.run(budget)
-            if st[cycles.FIQ_TAKEN] or st[cycles.IRQ_TAKEN]:
-                self.stats["fiq"] += int(st[cycles.FIQ_TAKEN])
-                self.stats["irq"] += int(st[cycles.IRQ_TAKEN])
-                st[cycles.FIQ_TAKEN] = st[cycles.IRQ_TAKEN] = 0
+            why = cpu.run_until(horizon)
+            if st[cycles.TRACE_COUNT]:
+                self._log_events()
+            if st[cycles.TX_COUNT]:
+                self.engine.route_local(st)
             if st[cycles.TX_COUNT] or st[cycles.TX_DROPPED]:
                 self._drain_sent()
             if st[cycles.DMA_FAILED] or st[cycles.DMA_LOGGED]:
                 self._dma_report()
-            self.stats["slices"] += 1
-            self.stats["cycles"] += used
-            self.now += used
-            if why == WFI:
-                self.wfi = self.dirty = True          # lines are looked at once more
-                if self.trace_left:
-                    self.trace("WFI at pc 0x%08x after %d cycles" % (cpu.pc, used))
-            elif why == FAULT:
-                self._fault(detail)
-            else:
-                cpu.faults = 0
+            if why == core_loop.EXIT_FAULT:
+                self._fault(int(st[cycles.EXIT_DETAIL]))
+            elif why == core_loop.EXIT_INTERRUPT:
+                self._fault(("intr", int(st[cycles.EXIT_DETAIL])))
+            elif why != core_loop.EXIT_DRAIN:
+                return
+
+    def _log_events(self):
+        """A traced core's events from its trace ring (native.log_event), as trace lines."""
+        st = self.st
+        n = int(st[cycles.TRACE_COUNT])
+        events = [tuple(int(w) for w in st[cycles.TRACE_RING + 4 * i:cycles.TRACE_RING + 4 * i + 4])
+                  for i in range(n)]
+        st[cycles.TRACE_COUNT] = 0
+        for kind, cycle, a, b in events:
+            if not self.trace_left:
+                break
+            if kind == native.EV_FIQ:
+                self.trace("FIQ (sources 0x%08x) at pc 0x%08x" % (a, b), cycle)
+            elif kind == native.EV_IRQ:
+                self.trace("IRQ (sources 0x%08x) at pc 0x%08x" % (a, b), cycle)
+            elif kind == native.EV_WFI:
+                self.trace("WFI at pc 0x%08x after %d cycles" % (a, b), cycle)
+            elif kind == native.EV_POLL_SKIP:
+                self.trace("busy-wait on a timer COUNT at pc 0x%08x skipped to here" % a, cycle)
 
     def _drain_sent(self):
-        """The packets the core sent during the slice, to the router in order."""
+        """The packets the core sent, to the router in order."""
         packets, dropped = self.comms.sent()
         for kind, key, payload in packets:
             self._send(kind, key, payload)
@@ -318,8 +249,8 @@ class ArmCore:
                                  % (dropped, cycles.TX_DEPTH))
 
     def _dma_report(self):
-        """What the native DMA controller left for Python after a slice: failed
-        transfers (board log) and a traced core's transfers (trace)."""
+        """What the native DMA controller left for Python: failed transfers (board log)
+        and a traced core's transfers (trace)."""
         n, last = self.dma.failures()
         if n:
             self.engine.memory.bad_accesses += n
@@ -330,27 +261,13 @@ class ArmCore:
                 self.trace("DMA %s system 0x%08x TCM 0x%08x, %d bytes" % (
                     "TCM->system" if desc >> 19 & 1 else "system->TCM", system, tcm, desc & 0x1FFFF))
 
-    def _take_traced(self):
-        """A traced core's pending interrupt, entered here with its trace line if the
-        CPSR allows; either way the slice ends where the CPSR next unmasks it."""
-        cpu, vic = self.cpu, self.vic
-        cpsr = cpu.cpsr
-        if vic.fiq_pending() and not cpsr & F_BIT:
-            self.trace("FIQ (sources 0x%08x) at pc 0x%08x" % (vic.fiq_status(), cpu.pc))
-            cpu.take_fiq()
-            self.stats["fiq"] += 1
-        elif vic.irq_pending() and not cpsr & I_BIT:
-            self.trace("IRQ (sources 0x%08x) at pc 0x%08x" % (vic.irq_status(), cpu.pc))
-            cpu.take_irq()
-            self.stats["irq"] += 1
-        self._set_due()
-
     # ------------------------------------------------------------ faults
     def _fault(self, detail):
         """An abort, undefined instruction or SVC: enter the ARM exception vector so that
         SARK's own handler dumps the registers into vcpu_t and sets RTE, as on hardware."""
         cpu = self.cpu
-        cpu.faults += 1
+        self.st[cycles.FAULTS] += 1
+        faults = int(self.st[cycles.FAULTS])
         pc, cpsr = cpu.pc, cpu.cpsr
         thumb = bool(cpsr & T_BIT)
         if isinstance(detail, tuple):                     # unicorn's interrupt hook
@@ -364,10 +281,10 @@ class ArmCore:
         else:
             kind = "UNDEF"
         self.engine.core_log(self, "%s at pc 0x%08x (cpsr 0x%08x)%s" % (
-            kind, pc, cpsr, "" if cpu.faults == 1 else " [fault %d in a row]" % cpu.faults))
+            kind, pc, cpsr, "" if faults == 1 else " [fault %d in a row]" % faults))
         vector_word = self.engine.memory.read_word_of(self.p, {"UNDEF": VEC_UNDEF, "SVC": VEC_SVC,
                                                                "PABT": VEC_PABT, "DABT": VEC_DABT}[kind])
-        if cpu.faults > MAX_FAULTS or vector_word == 0:
+        if faults > MAX_FAULTS or vector_word == 0:
             self.rte(getattr(RTECode, kind if kind != "SVC" else "SVC"), "%s at 0x%08x" % (kind, pc))
             return
         if kind == "DABT":
@@ -420,7 +337,7 @@ class ArmKernel:
             self.engine.chip.router.diag_counters[8] += 1     # dumped: no room
         if arm.trace_left:
             arm.trace("received MC key 0x%08x%s" % (key, "" if payload is None else " payload 0x%08x" % payload))
-        arm.dirty = True
+        arm.mark_dirty()
 
     def on_sdp(self, sdp):
         self.engine.post(self.arm, ShmCmd.MSG, bytes(sdp))
@@ -442,6 +359,8 @@ class ArmEngine:
         self.cores = {}                  # p -> ArmCore
         self.cpus = {}                   # p -> ArmCpu, kept for the next image
         self.outbox = []
+        self.local_routes = LocalRoutes()
+        self.routes_stale = True         # the cores that may receive natively changed
         self.now = 0
         self.monitor_irq = False
         self.task = None
@@ -487,6 +406,7 @@ class ArmEngine:
         self.sysctl.flag |= 1 << p                     # proc_start_app: SC_SETFLAG
         self.sysctl.irq &= ~(1 << p)
         self.cores[p] = arm
+        self.routes_stale = True
         core.kernel = ArmKernel(self, arm)
         core.arm = arm
         if arm.trace_left:
@@ -501,6 +421,7 @@ class ArmEngine:
         arm = self.cores.pop(core.p, None)
         if arm is not None:
             arm.halted = True
+            self.routes_stale = True
             self.core_log(arm, "stopped: " + arm.summary())
             self.chip.scheduler.flush_counters()
         if getattr(core, "arm", None) is not None:
@@ -571,7 +492,7 @@ class ArmEngine:
             self.monitor_irq = True
         for p, arm in self.cores.items():
             if mask >> p & 1:
-                arm.dirty = True
+                arm.mark_dirty()
         self.wake()
 
     def _service_monitor(self):
@@ -611,6 +532,23 @@ class ArmEngine:
             self.proc.send(xy, "sdp_in", bytes(sdp))
 
     # ------------------------------------------------------------ packets
+    def route_local(self, st):
+        """The packets a core sent (state words ``st``) to other ARM cores of this chip,
+        delivered in native code (local_routes.py); the rest stay for _route_packets."""
+        routes = self.local_routes
+        entries = self.chip.scheduler.tables.get(self.chip.xy, ())
+        if self.routes_stale or entries is not routes.entries:
+            routes.update(entries, self.cores)
+            self.routes_stale = False
+        counts = routes.route(st)
+        if counts[ROUTED]:
+            diag = self.chip.router.diag_counters
+            diag[DIAG_LOC_MC] += int(counts[ROUTED])
+            diag[DIAG_DUMP_MC] += int(counts[DROPPED])
+            cores = self.chip.cores.cores
+            for p in counts[RECEIVED:].nonzero()[0]:
+                cores[p].provenance["received"] += int(counts[RECEIVED + p])
+
     def _route_packets(self):
         out, self.outbox = self.outbox, []
         mc = [(arm, key, pl) for arm, kind, key, pl in out if kind == MC]
@@ -632,7 +570,7 @@ class ArmEngine:
                 arm = self.cores.get(p)
                 if arm is not None:
                     arm.comms.receive(FR, key, payload)
-                    arm.dirty = True
+                    arm.mark_dirty()
         for link in range(C.N_LINKS):
             if route & (1 << link) and self.proc is not None:
                 nb = self.chip.machine.neighbour(self.chip.xy, link)
@@ -642,7 +580,7 @@ class ArmEngine:
     def deliver_local(self, p, kind, key, payload):
         arm = self.cores.get(p)
         if arm is not None and arm.comms.receive(kind, key, payload):
-            arm.dirty = True
+            arm.mark_dirty()
             self.wake()
             return True
         return False
@@ -780,9 +718,9 @@ class ArmEngine:
 class _Devices:
     """The MMIO handlers of a CPU, rebound to whichever ArmCore uses it now (a CPU
     outlives the images it runs): the CPU looks ``read_timer`` etc. up here per access
-    (the VIC, DMA and comms controllers are native: native.mmio_read)."""
+    (the VIC, timers, DMA and comms controllers are native: native.mmio_read)."""
 
-    NAMES = ("read_timer", "write_timer", "read_router", "write_router", "read_sysctl", "write_sysctl")
+    NAMES = ("read_router", "write_router", "read_sysctl", "write_sysctl")
 
     def bind(self, arm):
         for name in self.NAMES:

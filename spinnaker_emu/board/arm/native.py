@@ -3,7 +3,8 @@ interrupt, compiled by numba to native code and cached on disk (compiled once pe
 installation): the cycle-counting block hook (see cycles.py), the slice runner,
 exception entry (one routine, used by the hook, the engine's interrupts and its
 fault handling), the TLB fill hook and the one MMIO entry pair for the peripherals
-served natively (vic.py, dma.py, comms.py).
+served natively (vic.py, dma.py, comms.py, timers.py), and the interrupt lines
+they drive together.
 
 Why the slice runner is native: a slice is a handful of unicorn C calls (read
 PC and CPSR, emu_start, read PC and the word before it to recognise WFI). Through
@@ -34,13 +35,19 @@ uc_mem_read = types.ExternalFunction(
 
 from .arch import T_BIT, F_BIT, I_BIT, MODE_MASK, MODE_FIQ, MODE_IRQ, VEC_FIQ, VEC_IRQ, WFI_WORD, WFI_MASK
 from .cycles import (COUNT, BUDGET, WATCH, SCRATCH, FIQ_DUE, FIQ_TAKEN, REGVAL, IRQ_DUE, IRQ_TAKEN,
-                     TLB_FILLS, MMIO_NATIVE, STATE_WORDS)
-from . import comms, dma, vic
+                     TLB_FILLS, TRACED, MMIO_ACCESSES, STATE_WORDS, NOW, INTERRUPT, VIC_LINES, CORE_P, PTR_IRQ,
+                     TRACE_COUNT, TRACE_RING, TRACE_DEPTH)
+from . import comms, dma, timers, vic
+from .peripherals import CC_TMT_INT, CC_TNF_INT, CPU_INT
 # run_slice's "why": the slice spent its budget, the core executed WFI, or it was
 # stopped otherwise (an interrupt hook); a fault is FAULT_BASE + unicorn's error
 WHY_BUDGET, WHY_WFI, WHY_STOPPED, FAULT_BASE = 0, 1, 2, 16
 UC_MEM_FETCH = 18                                # unicorn's uc_mem_type
 UNTIL_NEVER = 0xFFFFFFFE                         # an address no code reaches
+# A traced core's events (trace ring, cycles.py): kind, then two words
+EV_FIQ, EV_IRQ, EV_WFI, EV_POLL_SKIP = 1, 2, 3, 4     # (sources, pc) (sources, pc) (pc, cycles) (pc, 0)
+# The lines that are always high: the comms controller's transmit side is never busy
+ALWAYS_LINES = (1 << CC_TMT_INT) | (1 << CC_TNF_INT)
 
 
 @njit(cache=True)
@@ -57,6 +64,45 @@ def _write(uc, st, reg, value):
     uc_reg_write(uc, reg, st.ctypes.data + REGVAL * 8)
 
 
+@intrinsic
+def _pointer(typingctx, address):
+    """An address held in an int64 as a pointer (for carray)."""
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], cgutils.voidptr_t)
+    return types.voidptr(types.int64), codegen
+
+
+@njit(cache=True)
+def log_event(st, kind, a, b):
+    """One event of a traced core, stamped with its virtual cycle, for Python to log
+    after the slice (the slice ends when the ring is nearly full)."""
+    n = st[TRACE_COUNT]
+    if n >= TRACE_DEPTH:
+        return
+    r = TRACE_RING + 4 * n
+    st[r] = kind
+    st[r + 1] = st[NOW] + st[COUNT]
+    st[r + 2] = a
+    st[r + 3] = b
+    st[TRACE_COUNT] = n + 1
+    if n + 1 >= TRACE_DEPTH - 4:
+        st[BUDGET] = 0
+
+
+@njit(cache=True)
+def update_lines(st, now):
+    """The VIC's hardware lines at cycle ``now``: the timers (advanced to ``now``),
+    the comms controller's receive FIFO, the DMA controller's own lines and the
+    core's CPU_INT in the system controller, then what is due."""
+    timers.advance(st, now)
+    irq = carray(_pointer(st[PTR_IRQ]), 1, dtype=np.int64)[0] if st[PTR_IRQ] else 0
+    lines = timers.lines(st) | ALWAYS_LINES | comms.rx_lines(st) | (st[VIC_LINES] & dma.DMA_LINES)
+    if irq >> st[CORE_P] & 1:
+        lines |= 1 << CPU_INT
+    st[VIC_LINES] = lines
+    vic.set_due(st)
+
+
 @njit(cache=True)
 def _enter(uc, st, cpsr, vector, mode, return_address, mask_fiq):
     """ARM exception entry: SPSR_mode = CPSR, mode switch (unicorn swaps the banks),
@@ -71,10 +117,14 @@ def _enter(uc, st, cpsr, vector, mode, return_address, mask_fiq):
 def _take_due(uc, st, cpsr, return_address):
     """Enter the due interrupt the CPSR allows, FIQ first (True), or nothing (False)."""
     if st[FIQ_DUE] and not cpsr & F_BIT:
+        if st[TRACED]:
+            log_event(st, EV_FIQ, vic.fiq_status(st), return_address - 4)
         _enter(uc, st, cpsr, VEC_FIQ, MODE_FIQ, return_address, True)
         st[FIQ_TAKEN] += 1
         return True
     if st[IRQ_DUE] and not cpsr & I_BIT:
+        if st[TRACED]:
+            log_event(st, EV_IRQ, vic.irq_status(st), return_address - 4)
         _enter(uc, st, cpsr, VEC_IRQ, MODE_IRQ, return_address, False)
         st[IRQ_TAKEN] += 1
         return True
@@ -92,8 +142,7 @@ def block_hook(uc, address, size, user):
         if cpsr & st[WATCH] != st[WATCH]:             # a due interrupt's mask bit is clear
             # Enter it here, before this block, as hardware would (LR = this block + 4):
             # unicorn restarts at the vector without leaving emu_start. A mask bit whose
-            # interrupt is no longer due (the engine has not yet cleared WATCH) or a
-            # traced core (due words kept 0) ends the slice instead.
+            # interrupt is no longer due ends the slice instead.
             if not _take_due(uc, st, cpsr, address + 4):
                 uc_emu_stop(uc)
 
@@ -113,24 +162,25 @@ def tlb_fill(uc, vaddr, access, entry, user):
     return True
 
 
+@cfunc(types.void(types.uint64, types.uint32, types.voidptr), cache=True)
+def intr_hook(uc, intno, user):
+    """unicorn's interrupt hook (an SVC, undefined instruction or abort it raises as an
+    exception): note it and stop; the engine enters the ARM vector (engine._fault)."""
+    st = carray(user, STATE_WORDS, dtype=np.int64)
+    st[INTERRUPT] = intno + 1
+    uc_emu_stop(uc)
+
+
 # The peripherals served in native code, as cpu.py maps them: unicorn gives each
 # mapping a descriptor (the address of the core's state words, the block) as user data
-MMIO_VIC, MMIO_DMA, MMIO_CC = 0, 1, 2
-
-
-@intrinsic
-def _pointer(typingctx, address):
-    """An address held in an int64 as a pointer (for carray)."""
-    def codegen(context, builder, signature, args):
-        return builder.inttoptr(args[0], cgutils.voidptr_t)
-    return types.voidptr(types.int64), codegen
+MMIO_VIC, MMIO_DMA, MMIO_CC, MMIO_TIMER = 0, 1, 2, 3
 
 
 @njit(cache=True)
 def _state_of(descriptor):
     d = carray(descriptor, 2, dtype=np.int64)
     st = carray(_pointer(d[0]), STATE_WORDS, dtype=np.int64)
-    st[MMIO_NATIVE] += 1
+    st[MMIO_ACCESSES] += 1
     return st, d[1]
 
 
@@ -143,6 +193,8 @@ def mmio_read(uc, off, size, descriptor):
         return vic.read(st, o)
     if block == MMIO_DMA:
         return dma.read(st, o)
+    if block == MMIO_TIMER:
+        return timers.read(st, o)
     return comms.read(st, o)
 
 
@@ -155,6 +207,10 @@ def mmio_write(uc, off, size, value, descriptor):
         vic.write(st, o, v)
     elif block == MMIO_DMA:
         dma.write(st, o, v)
+    elif block == MMIO_TIMER:
+        if timers.write(st, o, v):
+            st[BUDGET] = 0            # a new expiry may fall inside this slice
+        update_lines(st, st[NOW] + st[COUNT])     # an interrupt cleared, enabled or disabled
     else:
         comms.write(st, o, v)
 

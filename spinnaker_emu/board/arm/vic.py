@@ -16,7 +16,7 @@ and lower until a VADDR write ends its service; FIQ_SELECT routes sources to FIQ
 from numba import njit
 
 from .arch import F_BIT, I_BIT
-from .cycles import (FIQ_DUE, IRQ_DUE, WATCH, TRACED, VIC_SELECT, VIC_ENABLE,
+from .cycles import (FIQ_DUE, IRQ_DUE, WATCH, VIC_SELECT, VIC_ENABLE,
                      VIC_SOFT, VIC_LINES, VIC_DEFADDR, VIC_NSERV, VIC_VADDR, VIC_VCNTL, VIC_SERV)
 
 MASK32 = 0xFFFFFFFF
@@ -57,14 +57,19 @@ def irq_pending(st):
 
 
 @njit(cache=True)
+def wake_pending(st):
+    """WFI ends on any enabled source, masked in the CPSR or not."""
+    return (st[VIC_LINES] | st[VIC_SOFT]) & st[VIC_ENABLE] != 0
+
+
+@njit(cache=True)
 def set_due(st):
-    """The due words from the VIC's state (a traced core keeps them 0: the engine
-    enters its interrupts itself, one trace line each; WATCH still ends its slice)."""
+    """The due words from the VIC's state (native code enters what they say where the
+    CPSR allows: native._take_due)."""
     fiq = fiq_status(st) != 0
     irq = irq_pending(st)
-    native = st[TRACED] == 0
-    st[FIQ_DUE] = 1 if fiq and native else 0
-    st[IRQ_DUE] = 1 if irq and native else 0
+    st[FIQ_DUE] = 1 if fiq else 0
+    st[IRQ_DUE] = 1 if irq else 0
     st[WATCH] = (F_BIT if fiq else 0) | (I_BIT if irq else 0)
 
 
@@ -160,11 +165,6 @@ class Vic:
 
     def fiq_pending(self):
         return self.fiq_status() != 0
-
-    def wake_pending(self):
-        """WFI ends on any enabled source, masked in the CPSR or not."""
-        st = self.st
-        return bool((st[VIC_LINES] | st[VIC_SOFT]) & st[VIC_ENABLE])
 
     def read(self, off):
         return int(read(self.st, off))

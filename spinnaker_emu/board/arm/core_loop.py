@@ -1,0 +1,126 @@
+"""One core's run loop, in native code: from the engine's quantum start to its end
+(the horizon), slice after slice, without Python between them.
+
+Before each slice the loop works out the VIC's lines and what is due, but only if
+something arrived (DIRTY) or a timer expired; the slice's budget stops at the
+horizon or the next timer expiry, whichever comes first. A core in WFI sleeps
+until something arrives for it or its timer expires (an enabled source wakes it,
+masked or not); a busy-wait on a timer (timers.py) is skipped the same way. So
+per slice the only costs are unicorn's.
+
+The loop returns to Python (the engine, engine.py ArmCore.run_until) when the core
+reaches the horizon, or when Python has something to do: a fault or an exception
+unicorn raised (SVC, undefined instruction), the packets sent filling the transmit
+ring, a DMA failure or a traced core's events to log. Python drains those
+and calls again; what is in the state words is the whole state, so nothing is lost
+between calls.
+"""
+from numba import njit, types
+
+from .cycles import (NOW, WFI, DIRTY, POLLING, POLL_SKIPS, SLICES, BUSY, FAULTS, EXIT_DETAIL, INTERRUPT,
+                     COUNT, TX_COUNT, TX_DEPTH, DMA_FAILED, DMA_LOGGED, TRACED, TRACE_COUNT, REGVAL, NEVER)
+from . import native, timers, vic
+from unicorn.arm_const import UC_ARM_REG_PC
+
+# Why run_core returned: the core reached the horizon (or sleeps past it); it faulted
+# (EXIT_DETAIL: unicorn's error); unicorn raised an exception (EXIT_DETAIL: its number);
+# something waits for Python (sent packets, a DMA failure, trace events); the loop's bound
+EXIT_HORIZON, EXIT_FAULT, EXIT_INTERRUPT, EXIT_DRAIN, EXIT_LIMIT = range(5)
+MAX_SLICES = 4096
+TX_DRAIN = TX_DEPTH - 32          # leave room for the next slice's packets
+
+
+@njit(cache=True)
+def refresh(st, now):
+    """Work the lines and due words out again at ``now`` (an access from Python, e.g. a
+    CPU_INT raised through the system controller)."""
+    native.update_lines(st, now)
+
+
+@njit(cache=True)
+def still_asleep(st):
+    """For a core in WFI: its lines can only have changed if something arrived or a
+    timer expired; only then are they looked at, and an enabled active source wakes
+    it. A sleeping core costs almost nothing."""
+    if not st[WFI]:
+        return False
+    nxt = timers.next_event(st)
+    if st[DIRTY] or (nxt != NEVER and nxt <= st[NOW]):
+        st[DIRTY] = 0
+        native.update_lines(st, st[NOW])
+        if vic.wake_pending(st):
+            st[WFI] = 0
+            st[DIRTY] = 1             # the next slice works out what is due
+    return st[WFI] != 0
+
+
+@njit(cache=True)
+def _sleep_until(st, nxt, horizon):
+    """Move a core that does nothing until cycle ``nxt`` to it, or to the horizon if it
+    comes later (then True: the quantum is done for this core)."""
+    if nxt == NEVER or nxt >= horizon:
+        st[NOW] = horizon
+        return True
+    st[NOW] = max(st[NOW], nxt)
+    return False
+
+
+@njit(types.int64(types.uint64, types.int64[::1], types.int64), cache=True)
+def run_core(uch, st, horizon):
+    """Run the core until its clock reaches ``horizon`` or Python is needed (EXIT_*)."""
+    for _ in range(MAX_SLICES):
+        now = st[NOW]
+        if now >= horizon:
+            return EXIT_HORIZON
+        if st[WFI]:
+            if still_asleep(st):
+                if _sleep_until(st, timers.next_event(st), horizon):
+                    return EXIT_HORIZON
+                continue
+        if st[POLLING]:
+            # A loop polling a timer's COUNT sees nothing new until that timer expires or
+            # something arrives (packets and messages come between quanta): skip the
+            # spinning. The loop then reads the later COUNT.
+            nxt = timers.next_expiry(st)
+            if not st[DIRTY] and (nxt == NEVER or nxt > now) and _sleep_until(st, nxt, horizon):
+                return EXIT_HORIZON
+            st[POLLING] = 0
+            st[POLL_SKIPS] += 1
+            now = st[NOW]
+            if st[TRACED]:
+                st[COUNT] = 0             # between slices: the event's cycle is NOW
+                native.log_event(st, native.EV_POLL_SKIP, native._read(uch, st, REGVAL, UC_ARM_REG_PC), 0)
+        # The lines and due words stay as the last slice left them unless something
+        # arrived or a timer expired
+        nxt = timers.next_event(st)
+        if st[DIRTY] or (nxt != NEVER and nxt <= now):
+            native.update_lines(st, now)
+            nxt = timers.next_event(st)
+        budget = horizon - now
+        if nxt != NEVER and nxt > now:
+            budget = min(budget, nxt - now)
+        st[DIRTY] = 0                 # what arrived so far, this slice sees
+        used, why = native.run_slice(uch, st, budget)
+        st[SLICES] += 1
+        st[BUSY] += used
+        st[NOW] = now + used
+        if why >= native.FAULT_BASE:
+            st[EXIT_DETAIL] = why - native.FAULT_BASE
+            return EXIT_FAULT
+        if why == native.WHY_WFI:
+            st[WFI] = 1
+            st[DIRTY] = 1             # its lines are looked at once more
+            if st[TRACED]:
+                st[COUNT] = 0
+                native.log_event(st, native.EV_WFI, native._read(uch, st, REGVAL, UC_ARM_REG_PC), used)
+        elif why == native.WHY_STOPPED:
+            if st[INTERRUPT]:
+                st[EXIT_DETAIL] = st[INTERRUPT] - 1
+                st[INTERRUPT] = 0
+                return EXIT_INTERRUPT
+            # otherwise the hook ended the slice where a mask cleared: go on
+        else:
+            st[FAULTS] = 0
+        if st[TX_COUNT] >= TX_DRAIN or st[DMA_FAILED] or st[DMA_LOGGED] or st[TRACE_COUNT]:
+            return EXIT_DRAIN
+    return EXIT_LIMIT
