@@ -6,6 +6,8 @@
     spinnaker-emu boot [--ip 127.0.1.1]
     spinnaker-emu demo [--version 5|3]
     spinnaker-emu spalloc serve [--config host/spalloc.toml] [--port 22244]
+    spinnaker-emu view [--ip ADDR | --spalloc-job ID] [--port 8080]
+    spinnaker-emu run [--view] SCRIPT.py [args]
 """
 import argparse
 import ipaddress
@@ -157,7 +159,23 @@ def cmd_spalloc(args):
     return spalloc_cli.run(args)
 
 
-BOARD_COMMANDS = ("up", "down", "status", "boot")
+def cmd_run(args):
+    from .pynn import script
+    if not args.view:
+        return script.cmd_run(args)
+    from .pynn import runner
+    from .view.command import ViewProcess
+    view = ViewProcess(port=args.view_port)
+    view.start()
+    runner.machine_listeners.append(view.machine)
+    try:
+        return script.cmd_run(args)
+    finally:
+        runner.machine_listeners.remove(view.machine)
+        view.stop()
+
+
+BOARD_COMMANDS = ("up", "down", "status", "boot", "view")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -225,9 +243,18 @@ def main(argv=None):
 
     p = sub.add_parser("run", help="run a PyNN script on an emulated machine; show its outputs")
     p.add_argument("--outdir", default=None, help="directory to run in (default: here)")
+    p.add_argument("--view", action="store_true",
+                   help="open the live view (spinnaker-emu view) of the script's machine")
+    p.add_argument("--view-port", type=int, default=8080, help="its HTTP port (default 8080, "
+                   "else any free one)")
     p.add_argument("script")
     p.add_argument("script_args", nargs=argparse.REMAINDER)
-    p.set_defaults(func=lambda a: __import__("spinnaker_emu.pynn.script", fromlist=["x"]).cmd_run(a))
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("view", help="serve a live view of a machine in the browser")
+    from .view import command as view_command
+    view_command.add_arguments(p, ip_type=_ipv4)
+    p.set_defaults(func=view_command.cmd_view)
 
     args = ap.parse_args(argv)
     if args.command not in BOARD_COMMANDS:

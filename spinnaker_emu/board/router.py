@@ -150,6 +150,8 @@ class Router:
             return self.diag_filters[(off - C.RTR_DIAG_FILTERS) >> 2]
         if C.RTR_DIAG_COUNTERS <= off < C.RTR_DIAG_COUNTERS + 64:
             return self.diag_counters[(off - C.RTR_DIAG_COUNTERS) >> 2] & 0xFFFFFFFF
+        if C.RTR_EMU_LINK_COUNTERS <= off < C.RTR_EMU_LINK_COUNTERS + 4 * C.RTR_EMU_LINK_WORDS:
+            return self.link_packets[(off - C.RTR_EMU_LINK_COUNTERS) >> 2] & 0xFFFFFFFF
         if C.RTR_MC_ROUTES <= off < C.RTR_MC_ROUTES + 4 * N:
             r = self.routes[(off - C.RTR_MC_ROUTES) >> 2]
             return 0 if r == C.ROUTE_UNUSED else r

@@ -269,6 +269,8 @@ class Scheduler:
             self._route(eid, self.step, leaving=not self.ticking(), realtime=bool(scale))
             if self.step % COUNTER_FLUSH_STEPS == COUNTER_FLUSH_STEPS - 1:
                 self.flush_counters()
+                for core in self.ticking():     # host tools (spinnaker-emu view) see progress
+                    core.write_provenance()
             self.step += 1
 
     def _take(self, p, eid, step):

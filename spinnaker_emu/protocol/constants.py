@@ -224,6 +224,11 @@ RTR_DIAG_CLEAR = 0x2C
 RTR_FIXED_ROUTE = 0x84
 RTR_DIAG_FILTERS = 0x200
 RTR_DIAG_COUNTERS = 0x300
+# Emulator only, read-only: multicast packets sent on links 0..5 (6 words right after the
+# 16 diagnostic counters, so one 88-byte READ gets both). A real router has no per-link
+# counter here; hosts read it only from a board that answered the bulk HELLO (docs/BULK.md).
+RTR_EMU_LINK_COUNTERS = 0x340
+RTR_EMU_LINK_WORDS = 6
 RTR_MC_ROUTES = 0x4000
 RTR_MC_KEYS = 0x8000
 RTR_MC_MASKS = 0xC000

@@ -153,6 +153,11 @@ def _index_map(p):
 
 
 # ------------------------------------------------------------------------ the runner
+# Called with (host, version) once a run's machine is booted and discovered; the CLI
+# adds one for `run --view` (pynn never imports the view).
+machine_listeners = []
+
+
 class Runner:
     def __init__(self, state):
         self.state = state
@@ -233,6 +238,8 @@ class Runner:
             self.tx = Transceiver(host, version=version, boot=True,
                                   progress=None if progress else False)
             self.host = host
+        for listener in machine_listeners:        # e.g. `spinnaker-emu run --view`
+            listener(host, version)
 
     def _spalloc_board(self):
         server = self.cfg.get("Machine", "spalloc_server")
