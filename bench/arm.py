@@ -29,20 +29,20 @@ The same network runs on pyNN.nest in the same bench run. Progress goes to stder
   ticks_per_chip_cpu_s      ticks per CPU second of the busiest chip process during the
                             run phase: what one chip could do if it never waited
   spynnaker_instructions_per_s   ARM instructions all cores executed during the run phase
-                            per second of wall time inside ArmCpu.run_until (the
+                            per second of wall time inside ArmEngine.quantum (the
                             core's native run loop: unicorn, the native peripherals and
                             the Python MMIO callbacks). The engine counts virtual cycles, one per 2
                             bytes of code (cycles.py): Thumb 1, ARM 2; the Thumb share is
-                            sampled from CPSR.T at every 16th run-loop call, weighted by
+                            sampled from CPSR.T at every 16th quantum, weighted by
                             cycles (sPyNNaker 7.4.1's binaries are ARM code: share ~0)
   cycles_per_s              the same as executed virtual cycles per second
   instructions_per_cpu_s    the same per CPU second of the chip processes inside
-                            ArmCpu.run_until (process_time): what the host's load does not change
+                            ArmEngine.quantum (process_time): what the host's load does not change
   instructions_per_wall_s   run-phase instructions per second of the run phase's wall
                             time (what the cores got, WFI sleep and host load included)
-  arm                       run-phase totals: window, cycles, seconds in ArmCpu.run_until,
+  arm                       run-phase totals: window, cycles, seconds in ArmEngine.quantum,
                             CPU seconds there, slices, Thumb share, chips and cores that
-                            ran code, busiest chip's seconds in ArmCpu.run_until and CPU seconds
+                            ran code, busiest chip's seconds in ArmEngine.quantum and CPU seconds
   spynnaker                 run_s (the run() call), spikes, rate, run_phase (sPyNNaker's
                             timers), placement, arm_run_call (as arm, over the whole run()
                             call), tries (tsf -> ok or the error line)
@@ -55,7 +55,7 @@ IF_curr_exp (defaults) on one core, spikes recorded; dt 1 ms, --simtime ms. NEST
 its own connections and Poisson trains, so spike counts agree only statistically.
 
 How the sPyNNaker run's cycles are counted without touching the engine: the board is
-started with PYTHONPATH pointing at a temporary sitecustomize.py that wraps ArmCpu.run_until
+started with PYTHONPATH pointing at a temporary sitecustomize.py that wraps ArmEngine.quantum
 (in the supervisor, before it forks the chips) and appends each chip's running totals
 (cycles, seconds inside run, slices, os.times, CPU seconds inside run) to a file every
 0.2 s of busy time. The sPyNNaker worker prints the run() call's wall-clock start and
@@ -137,7 +137,8 @@ TARGET_TICKS_PER_S = 1000   # the issue: at least real time for one core
 SAFETY_FINISH_S = 0.1       # sPyNNaker's application_runner.SAFETY_FINISH_TIME
 RETRY_ON = ("NotInState", "waiting for cores", "imeout", "overran", "RTE")
 
-# Wraps ArmCpu.run_until (a core's native run loop) in the board's processes; written to a temporary folder put first on
+# Wraps ArmEngine.quantum (a chip's quantum: its cores' native loops and the Python
+# they need) in the board's processes; written to a temporary folder put first on
 # the board's PYTHONPATH. Each process appends "wall cycles emu_s slices thumb_cycles
 # sampled_cycles cores cpu_s emu_cpu_s" lines to $BENCH_ARM_COUNTERS/<pid>.txt.
 SITECUSTOMIZE = r'''
@@ -145,9 +146,9 @@ import os
 _DIR = os.environ.get("BENCH_ARM_COUNTERS")
 if _DIR:
     import time
-    from spinnaker_emu.board.arm import cpu as _cpu
+    from spinnaker_emu.board.arm import cycles as _cy, engine as _engine
 
-    _run = _cpu.ArmCpu.run_until
+    _quantum = _engine.ArmEngine.quantum
     _pc = time.perf_counter
     _cpu_t = time.process_time
     _tot = [0, 0.0, 0, 0, 0, 0.0]  # cycles, seconds, slices, thumb, sampled cycles, CPU s
@@ -165,32 +166,34 @@ if _DIR:
             time.time(), _tot[0], _tot[1], _tot[2], _tot[3], _tot[4], len(_cores), t[0] + t[1],
             _tot[5]))
 
-    from spinnaker_emu.board.arm import cycles as _cy
+    def _sums(arms):
+        return (sum(int(a.st[_cy.BUSY]) for a in arms), sum(int(a.st[_cy.SLICES]) for a in arms))
 
-    def run_until(self, horizon):
-        st = self.state
+    def quantum(self):
+        arms = [a for a in self.cores.values() if not a.halted]
         t0 = _pc()
         c0 = _cpu_t()
-        b0, s0 = int(st[_cy.BUSY]), int(st[_cy.SLICES])
+        b0, s0 = _sums(arms)
         sample = not _tot[2] & 15
-        thumb = sample and self.cpsr & 0x20
-        r = _run(self, horizon)
+        thumb = sample and arms and arms[0].cpu.cpsr & 0x20
+        r = _quantum(self)
         t1 = _pc()
-        used = int(st[_cy.BUSY]) - b0
+        b1, s1 = _sums(arms)
+        used = b1 - b0
         _tot[5] += _cpu_t() - c0
         _tot[0] += used
         _tot[1] += t1 - t0
-        _tot[2] += int(st[_cy.SLICES]) - s0
+        _tot[2] += s1 - s0
         if sample:
             _tot[4] += used
             if thumb:
                 _tot[3] += used
-            _cores.add(self.p)
+        _cores.update(a.p for a in arms)
         if t1 - _last[0] > 0.2:
             _flush(t1)
         return r
 
-    _cpu.ArmCpu.run_until = run_until
+    _engine.ArmEngine.quantum = quantum
 '''
 
 
@@ -211,7 +214,7 @@ def tight_loop(n=TIGHT_N, repeats=3):
     from spinnaker_emu.board.memory import ChipMemory
     from spinnaker_emu.board.router import Router
     from spinnaker_emu.board.arm.cpu import ArmCpu, WFI
-    from spinnaker_emu.board.arm import engine
+    from spinnaker_emu.board.arm import core_loop
     from spinnaker_emu.protocol import constants as C
 
     class Devices:                  # cc, timer, vic, dma, router, sysctl: never touched
@@ -231,8 +234,8 @@ def tight_loop(n=TIGHT_N, repeats=3):
              n, TIGHT_ADDR]
     assert TIGHT_ADDR == C.DTCM_BASE + 0x100
     instr = 4 * n + 4               # the loop, 3 set-up instructions and the WFI
-    budget = max(engine.QUANTUM_MIN, min(engine.QUANTUM_MAX,
-                                         200_000 // engine.QUANTA_PER_TICK))
+    budget = max(core_loop.QUANTUM_MIN, min(core_loop.QUANTUM_MAX,
+                                            200_000 // core_loop.QUANTA_PER_TICK))
     mem = ChipMemory(Router())
     core = 1
     mem.write(C.ITCM_BASE, b"".join(struct.pack("<I", w) for w in words), core)
@@ -577,7 +580,7 @@ def main():
         result["tsf"] = res["tsf"]
         result["arm"] = arm
         result["spynnaker"] = res
-        note("ARM (run phase, %.1f s): %d cycles in %.2f s inside ArmCpu.run_until on %d chip(s), "
+        note("ARM (run phase, %.1f s): %d cycles in %.2f s inside ArmEngine.quantum on %d chip(s), "
              "%d core(s): %.3g cycles/s, ~%.3g instructions/s (%.3g per CPU s; "
              "Thumb share %s); busiest chip "
              "%.2f s of CPU" % (arm["window_s"], arm["cycles"], arm["emu_s"], arm["chips"],

@@ -1,5 +1,7 @@
-"""One core's run loop, in native code: from the engine's quantum start to its end
-(the horizon), slice after slice, without Python between them.
+"""A chip's cores in native code: one core's run loop from the engine's quantum start
+to its end (the horizon), slice after slice, without Python between them; the
+quantum of all the chip's running cores (run_cores) and its planning
+(plan_quantum).
 
 Before each slice the loop works out the VIC's lines and what is due, but only if
 something arrived (DIRTY) or a timer expired; the slice's budget stops at the
@@ -15,12 +17,22 @@ ring, a DMA failure or a traced core's events to log. Python drains those
 and calls again; what is in the state words is the whole state, so nothing is lost
 between calls.
 """
-from numba import njit, types
+import numpy as np
+from numba import carray, njit, types
 
 from .cycles import (NOW, WFI, DIRTY, POLLING, POLL_SKIPS, SLICES, BUSY, FAULTS, EXIT_DETAIL, INTERRUPT,
-                     COUNT, TX_COUNT, TX_DEPTH, DMA_FAILED, DMA_LOGGED, TRACED, TRACE_COUNT, REGVAL, NEVER)
+                     COUNT, TX_COUNT, TX_DROPPED, TX_DEPTH, DMA_FAILED, DMA_LOGGED, TRACED, TRACE_COUNT,
+                     REGVAL, NEVER, STATE_WORDS)
 from . import native, timers, vic
+from .local_routes import route
+from .native import _pointer
 from unicorn.arm_const import UC_ARM_REG_PC
+
+# The engine advances a chip's cores in quanta of an eighth of the shortest timer period on
+# the chip, between 20 us and 250 us of virtual time: packets to other chips, SDP and
+# signals are exchanged between quanta. Each quantum costs a little Python per chip, so a
+# 1 ms tick runs in 8 quanta rather than 50.
+QUANTUM_MIN, QUANTUM_MAX, QUANTA_PER_TICK = 4000, 50000, 8
 
 # Why run_core returned: the core reached the horizon (or sleeps past it); it faulted
 # (EXIT_DETAIL: unicorn's error); unicorn raised an exception (EXIT_DETAIL: its number);
@@ -124,3 +136,56 @@ def run_core(uch, st, horizon):
         if st[TX_COUNT] >= TX_DRAIN or st[DMA_FAILED] or st[DMA_LOGGED] or st[TRACE_COUNT]:
             return EXIT_DRAIN
     return EXIT_LIMIT
+
+
+@njit(types.UniTuple(types.int64, 2)(types.int64[::1], types.int64, types.boolean), cache=True)
+def plan_quantum(states, now, python_busy):
+    """The next quantum of a chip whose running cores have the state words at the
+    addresses ``states``: (its start, its length). When every core sleeps and Python
+    has nothing for them (``python_busy``: a mailbox message, the monitor's CPU_INT),
+    the quantum starts at the earliest timer expiry instead of ``now``. The length is
+    an eighth of the shortest periodic timer's period, within QUANTUM_MIN..QUANTUM_MAX
+    (a spike sent early in a tick still arrives within it)."""
+    asleep = not python_busy
+    earliest = NEVER
+    period = 0
+    for i in range(states.shape[0]):
+        st = carray(_pointer(states[i]), STATE_WORDS, dtype=np.int64)
+        if asleep and not still_asleep(st):
+            asleep = False
+        e = timers.next_event(st)
+        if e != NEVER and (earliest == NEVER or e < earliest):
+            earliest = e
+        q = timers.period(st)
+        if q and (period == 0 or q < period):
+            period = q
+    if states.shape[0] and asleep and earliest != NEVER and earliest > now:
+        now = earliest
+    length = QUANTUM_MIN if period == 0 else max(QUANTUM_MIN, min(QUANTUM_MAX, period // QUANTA_PER_TICK))
+    return now, length
+
+
+@njit(types.UniTuple(types.int64, 2)(types.int64[::1], types.int64[::1], types.int64, types.int64, types.int64,
+                                     types.int64[:, ::1], types.int64[::1], types.int64[::1]), cache=True)
+def run_cores(uchs, states, start, now, horizon, table, targets, counts):
+    """One quantum of a chip's running cores, in order from index ``start``: each runs
+    until ``horizon`` (run_core), and the packets it sent to other ARM cores of the
+    chip are delivered at once (local_routes.route). Returns (n, EXIT_HORIZON) when all
+    are done, or (index, exit) of a core that needs Python first (packets for other
+    chips, a DMA failure, trace events, a fault); the engine then calls again from
+    that index."""
+    n = states.shape[0]
+    for i in range(start, n):
+        st = carray(_pointer(states[i]), STATE_WORDS, dtype=np.int64)
+        if st[NOW] < now:
+            st[NOW] = now
+        for _ in range(MAX_SLICES):
+            why = run_core(uchs[i], st, horizon)
+            if st[TX_COUNT]:
+                route(st, table, targets, counts)
+            if st[TX_COUNT] or st[TX_DROPPED] or st[DMA_FAILED] or st[DMA_LOGGED] or st[TRACE_COUNT] \
+                    or why == EXIT_FAULT or why == EXIT_INTERRUPT:
+                return i, why
+            if why != EXIT_DRAIN:
+                break
+    return n, EXIT_HORIZON

@@ -19,7 +19,7 @@ from unicorn.arm_const import (UC_CPU_ARM_946, UC_ARM_REG_PC, UC_ARM_REG_CPSR,
 
 from ...protocol import constants as C
 from ..memory import host_address, ITCM_SIZE, DTCM_SIZE
-from . import core_loop, cycles, native
+from . import cycles, native
 
 from .arch import T_BIT, F_BIT, I_BIT, MODE_SVC, MODE_IRQ, MODE_FIQ, VEC_IRQ, VEC_FIQ
 
@@ -249,7 +249,7 @@ class ArmCpu:
     # ------------------------------------------------------------ running
     def run(self, budget):
         """Run one slice of up to ``budget`` cycles (tests, benchmarks; the engine runs
-        cores with run_until). Returns (cycles used, why it ended, detail)."""
+        its cores with core_loop.run_cores). Returns (cycles used, why it ended, detail)."""
         st = self.state
         st[cycles.INTERRUPT] = 0
         used, why = native.run_slice(self._uch_int, st, int(budget))
@@ -259,10 +259,10 @@ class ArmCpu:
             return used, FAULT, ("intr", int(st[cycles.INTERRUPT]) - 1)
         return used, _WHY[why], None
 
-    def run_until(self, horizon):
-        """Run the core's loop (core_loop.py) until its clock (the state word NOW)
-        reaches ``horizon`` or Python is needed; returns core_loop's EXIT_*."""
-        return core_loop.run_core(self._uch_int, self.state, int(horizon))
+    @property
+    def uch(self):
+        """unicorn's engine handle, as the native code takes it (core_loop.run_cores)."""
+        return self._uch_int
 
     def cycles_so_far(self):
         """Cycles executed in the current slice (valid inside an MMIO callback)."""

@@ -2,7 +2,7 @@
 their virtual time, and SC&MP's side of SARK's shared structures.
 
 Time. Every core counts virtual cycles of a 200 MHz clock (cycles.py). The
-engine advances all its cores in quanta (see QUANTUM_MIN): each core runs until
+engine advances all its cores in quanta (core_loop.QUANTUM_MIN): each core runs until
 its clock reaches the quantum's end, in slices that end early for its timer's
 next expiry. Cores in WFI cost nothing; when every core sleeps the clock jumps
 to the next timer expiry. Interrupts are taken between slices. So within a chip
@@ -24,6 +24,8 @@ import struct
 import sys
 import time
 
+import numpy as np
+
 from unicorn import unicorn_const as UCC
 
 from ...apps.aplx import parse_aplx, ACOPY, FILL, EXEC
@@ -40,11 +42,6 @@ from .dma import Dma
 from .comms import Comms, MC, P2P, NN, FR
 from ..memory import host_address
 
-# Cycles between exchanges of packets and messages: an eighth of the shortest
-# timer period among the chip's cores (a spike sent early in a tick still arrives
-# within it), between 20 us and 250 us. Each quantum costs every core a little
-# Python, so a 1 ms tick runs in 8 quanta rather than 50.
-QUANTUM_MIN, QUANTUM_MAX, QUANTA_PER_TICK = 4000, 50000, 8
 WALL_SLICE = 0.005             # seconds of work before the event loop gets a turn
 SLOW_WARN_S = 2.0              # seconds behind real time before the cores are told why
 COUNTER_FLUSH_S = 0.01        # other chips' router counters go to them at most every 10 ms
@@ -142,7 +139,7 @@ class ArmCore:
         self.trace_left -= 1
         if not self.trace_left:
             self.st[cycles.TRACED] = 0         # no more events are logged
-            self.engine.routes_stale = True    # its packets may be delivered natively now
+            self.engine.cores_changed = True   # its packets may be delivered natively now
         # a core not yet run in this quantum has a clock behind the engine's
         if cycle is None:
             cycle = max(self.now, self.engine.now)
@@ -197,28 +194,23 @@ class ArmCore:
         """Cycles between this core's periodic timer interrupts (None: no such timer)."""
         return int(timers.period(self.st)) or None
 
-    def run_until(self, horizon):
-        """Run this core until its clock reaches ``horizon`` (core_loop.run_core), doing
-        between its calls what only Python can do (bounded work)."""
-        cpu, st = self.cpu, self.st
-        for _ in range(64):
-            if self.halted:
-                return
-            why = cpu.run_until(horizon)
-            if st[cycles.TRACE_COUNT]:
-                self._log_events()
-            if st[cycles.TX_COUNT]:
-                self.engine.route_local(st)
-            if st[cycles.TX_COUNT] or st[cycles.TX_DROPPED]:
-                self._drain_sent()
-            if st[cycles.DMA_FAILED] or st[cycles.DMA_LOGGED]:
-                self._dma_report()
-            if why == core_loop.EXIT_FAULT:
-                self._fault(int(st[cycles.EXIT_DETAIL]))
-            elif why == core_loop.EXIT_INTERRUPT:
-                self._fault(("intr", int(st[cycles.EXIT_DETAIL])))
-            elif why != core_loop.EXIT_DRAIN:
-                return
+    def after_loop(self, why):
+        """What only Python can do after the core's native loop returned ``why``
+        (core_loop.EXIT_*): log a traced core's events, send the packets for other chips
+        (those for cores of this chip went natively), report DMA failures, enter a
+        fault's vector. True if the core is done for this quantum."""
+        st = self.st
+        if st[cycles.TRACE_COUNT]:
+            self._log_events()
+        if st[cycles.TX_COUNT] or st[cycles.TX_DROPPED]:
+            self._drain_sent()
+        if st[cycles.DMA_FAILED] or st[cycles.DMA_LOGGED]:
+            self._dma_report()
+        if why == core_loop.EXIT_FAULT:
+            self._fault(int(st[cycles.EXIT_DETAIL]))
+        elif why == core_loop.EXIT_INTERRUPT:
+            self._fault(("intr", int(st[cycles.EXIT_DETAIL])))
+        return self.halted or why in (core_loop.EXIT_HORIZON, core_loop.EXIT_LIMIT)
 
     def _log_events(self):
         """A traced core's events from its trace ring (native.log_event), as trace lines."""
@@ -312,6 +304,7 @@ class ArmCore:
         core._vset("cpu_state", CPUState.RTE)
         self.engine.core_log(self, text)
         self.halted = True
+        self.engine.cores_changed = True
 
 
 class ArmKernel:
@@ -360,7 +353,7 @@ class ArmEngine:
         self.cpus = {}                   # p -> ArmCpu, kept for the next image
         self.outbox = []
         self.local_routes = LocalRoutes()
-        self.routes_stale = True         # the cores that may receive natively changed
+        self.cores_changed = True        # cores started, stopped, halted (see _running)
         self.now = 0
         self.monitor_irq = False
         self.task = None
@@ -406,7 +399,7 @@ class ArmEngine:
         self.sysctl.flag |= 1 << p                     # proc_start_app: SC_SETFLAG
         self.sysctl.irq &= ~(1 << p)
         self.cores[p] = arm
-        self.routes_stale = True
+        self.cores_changed = True
         core.kernel = ArmKernel(self, arm)
         core.arm = arm
         if arm.trace_left:
@@ -421,7 +414,7 @@ class ArmEngine:
         arm = self.cores.pop(core.p, None)
         if arm is not None:
             arm.halted = True
-            self.routes_stale = True
+            self.cores_changed = True
             self.core_log(arm, "stopped: " + arm.summary())
             self.chip.scheduler.flush_counters()
         if getattr(core, "arm", None) is not None:
@@ -532,22 +525,15 @@ class ArmEngine:
             self.proc.send(xy, "sdp_in", bytes(sdp))
 
     # ------------------------------------------------------------ packets
-    def route_local(self, st):
-        """The packets a core sent (state words ``st``) to other ARM cores of this chip,
-        delivered in native code (local_routes.py); the rest stay for _route_packets."""
-        routes = self.local_routes
-        entries = self.chip.scheduler.tables.get(self.chip.xy, ())
-        if self.routes_stale or entries is not routes.entries:
-            routes.update(entries, self.cores)
-            self.routes_stale = False
-        counts = routes.route(st)
-        if counts[ROUTED]:
-            diag = self.chip.router.diag_counters
-            diag[DIAG_LOC_MC] += int(counts[ROUTED])
-            diag[DIAG_DUMP_MC] += int(counts[DROPPED])
-            cores = self.chip.cores.cores
-            for p in counts[RECEIVED:].nonzero()[0]:
-                cores[p].provenance["received"] += int(counts[RECEIVED + p])
+    def _count_local(self, counts):
+        """The counters of the packets local_routes delivered: the router's and the
+        receiving cores' provenance."""
+        diag = self.chip.router.diag_counters
+        diag[DIAG_LOC_MC] += int(counts[ROUTED])
+        diag[DIAG_DUMP_MC] += int(counts[DROPPED])
+        cores = self.chip.cores.cores
+        for p in counts[RECEIVED:].nonzero()[0]:
+            cores[p].provenance["received"] += int(counts[RECEIVED + p])
 
     def _route_packets(self):
         out, self.outbox = self.outbox, []
@@ -669,21 +655,42 @@ class ArmEngine:
                              "timer period %g us" % (period * 1e6 / C.CPU_CLOCK_HZ) if period
                              else "no periodic timer", math.ceil(factor * 1.2)))
 
+    def _running(self):
+        """The running cores in core order, with the arrays the native quantum takes
+        (their unicorn handles and state word addresses); rebuilt when a core starts,
+        stops or halts, or a traced core's trace ends (cores_changed)."""
+        if self.cores_changed:
+            self.cores_changed = False
+            self.order = [self.cores[p] for p in sorted(self.cores) if not self.cores[p].halted]
+            self.uchs = np.array([a.cpu.uch for a in self.order], dtype=np.int64)
+            self.states = np.array([a.st.ctypes.data for a in self.order], dtype=np.int64)
+            self.local_routes.update(self.chip.scheduler.tables.get(self.chip.xy, ()), self.cores)
+        return self.order
+
     def quantum(self):
-        """Advance every core by one quantum (or jump to the next event when all sleep)."""
-        cores = [a for a in self.cores.values() if not a.halted]
+        """Advance every core by one quantum (or jump to the next event when all sleep):
+        core_loop.run_cores in native code, Python only where a core needs it."""
+        order = self._running()
         self.stats["quanta"] += 1
-        if cores and all(a.asleep() and not a.mailbox for a in cores) and not self.monitor_irq:
-            nxt = [e for e in (a.next_event() for a in cores) if e is not None]
-            if nxt and min(nxt) > self.now:
-                self.now = min(nxt)
-        horizon = self.now + self._quantum(cores)
-        for arm in sorted(cores, key=lambda a: a.p):
-            if arm.now < self.now:
-                arm.now = self.now
-            arm.run_until(horizon)
+        busy = self.monitor_irq or any(a.mailbox for a in order)
+        self.now, length = core_loop.plan_quantum(self.states, self.now, busy)
+        horizon = self.now + length
+        routes = self.local_routes
+        entries = self.chip.scheduler.tables.get(self.chip.xy, ())
+        if entries is not routes.entries:
+            routes.update(entries, self.cores)
+        i = 0
+        for _ in range(64 * (len(order) + 1)):
+            i, why = core_loop.run_cores(self.uchs, self.states, i, self.now, horizon,
+                                         routes.table, routes.targets, routes.counts)
+            if i >= len(order):
+                break
+            if order[i].after_loop(why):
+                i += 1
             if self.outbox:
                 self._route_packets()
+        if routes.counts[ROUTED]:
+            self._count_local(routes.take_counts())
         self.now = horizon
         sched = self.chip.scheduler
         if sched.remote_diag or sched.remote_links:
@@ -693,16 +700,10 @@ class ArmEngine:
                 sched.flush_counters()       # other routers' counters for packets sent here
         if self.monitor_irq:
             self._service_monitor()
-        for arm in cores:
-            if arm.mailbox:
-                self._flush_mailbox(arm)
-
-    @staticmethod
-    def _quantum(cores):
-        periods = [q for q in (a.timer_period() for a in cores) if q is not None]
-        if not periods:
-            return QUANTUM_MIN
-        return max(QUANTUM_MIN, min(QUANTUM_MAX, min(periods) // QUANTA_PER_TICK))
+        if busy:
+            for arm in order:
+                if arm.mailbox:
+                    self._flush_mailbox(arm)
 
     def run_for(self, cycles, limit_s=10.0):
         """Advance virtual time by ``cycles`` now, synchronously (tests, benchmarks)."""

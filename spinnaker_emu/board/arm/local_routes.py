@@ -2,11 +2,11 @@
 
 A network that sPyNNaker puts on one chip sends almost all of its packets from
 one of the chip's cores to others (spikes to the synapse cores, Poisson sources
-to the neurons). After a core's run loop returns, ``route`` goes through the
-packets it sent: a multicast packet whose entry in the chip's own table routes it
-to ARM cores of this chip only (no link, no core run by a Python kernel, no traced
-core) goes straight into each target's receive FIFO, the router's local-multicast
-counter is kept, and the packet leaves the transmit ring. Everything else stays in
+to the neurons). After a core's run loop returns (core_loop.run_cores), ``route``
+goes through the packets it sent: a multicast packet whose entry in the chip's own
+table routes it to ARM cores of this chip only (no link, no core run by a Python
+kernel, no traced core) goes straight into each target's receive FIFO, the router's
+local-multicast counter is kept, and the packet leaves the transmit ring. Everything else stays in
 the ring, in order, for Python (engine._drain_sent, Scheduler.route_now): packets
 to other chips, fixed-route, point-to-point and nearest-neighbour packets, keys
 with no entry (dropped and counted there), and those for traced cores (whose
@@ -82,9 +82,8 @@ class LocalRoutes:
             if not arm.halted and not arm.trace_left:
                 self.targets[p] = arm.st.ctypes.data
 
-    def route(self, st):
-        """Deliver what the sender can deliver natively; returns the counts and clears them."""
-        route(st, self.table, self.targets, self.counts)
+    def take_counts(self):
+        """What ``route`` counted since the last call (see ROUTED), and clear it."""
         counts = self.counts.copy()
         self.counts[:] = 0
         return counts
