@@ -21,7 +21,7 @@ from ...protocol import constants as C
 from ..memory import host_address, ITCM_SIZE, DTCM_SIZE
 from . import cycles, native
 
-from .arch import T_BIT, F_BIT, I_BIT, MODE_SVC, MODE_IRQ, MODE_FIQ, VEC_IRQ, VEC_FIQ
+from .arch import T_BIT, F_BIT, I_BIT, MODE_SVC
 
 # Where the peripherals sit (base, buffered alias); the VIC is also at 0xFFFFF000
 CC_BASES = (0x10000000, 0x20000000)
@@ -240,12 +240,6 @@ class ArmCpu:
         """ARM exception entry for a fault (LR = ``return_address``)."""
         native.enter_exception(self._uch_int, self.state, vector, mode, return_address & 0xFFFFFFFF)
 
-    def take_irq(self):
-        native.take_interrupt(self._uch_int, self.state, VEC_IRQ, MODE_IRQ, False)
-
-    def take_fiq(self):
-        native.take_interrupt(self._uch_int, self.state, VEC_FIQ, MODE_FIQ, True)
-
     # ------------------------------------------------------------ running
     def run(self, budget):
         """Run one slice of up to ``budget`` cycles (tests, benchmarks; the engine runs
@@ -263,10 +257,6 @@ class ArmCpu:
     def uch(self):
         """unicorn's engine handle, as the native code takes it (core_loop.run_cores)."""
         return self._uch_int
-
-    def cycles_so_far(self):
-        """Cycles executed in the current slice (valid inside an MMIO callback)."""
-        return int(self.state[cycles.COUNT])
 
     def stop(self):
         """End the current slice at the next block (from an MMIO callback). Not

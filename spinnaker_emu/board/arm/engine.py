@@ -50,7 +50,6 @@ MAX_FAULTS = 4                 # exception entries without progress before the e
 SIGNAL_SHM = {Signal.START, Signal.PAUSE, Signal.CONT, Signal.EXIT, Signal.TIMER,
               Signal.USR0, Signal.USR1, Signal.USR2, Signal.USR3}
 PORT_ETH = 0xFF                # SDP dest port byte of "the host, through an IP tag"
-_UNKNOWN = object()
 
 
 def log(*a):

@@ -245,13 +245,6 @@ def run_slice(uch, st, budget):
     return used, WHY_STOPPED
 
 
-@njit(types.void(types.uint64, types.int64[::1], types.int64, types.int64, types.boolean), cache=True)
-def take_interrupt(uch, st, vector, mode, mask_fiq):
-    """Enter an interrupt before the instruction at PC (LR = PC + 4)."""
-    cpsr = _read(uch, st, SCRATCH, UC_ARM_REG_CPSR)
-    _enter(uch, st, cpsr, vector, mode, _read(uch, st, REGVAL, UC_ARM_REG_PC) + 4, mask_fiq)
-
-
 @njit(types.void(types.uint64, types.int64[::1], types.int64, types.int64, types.int64), cache=True)
 def enter_exception(uch, st, vector, mode, return_address):
     """Enter an abort, undefined-instruction or SVC vector (LR given; FIQs stay as they are)."""
