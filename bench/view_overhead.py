@@ -129,7 +129,9 @@ def standing(args, browser):
                     page.wait_for_function("window.pollSeconds && window.pollSeconds.length > 1")
                 c0 = cpu_seconds(b"chromium")
                 v0 = cpu_seconds(b"view\0--ip") if view else 0.0
+                b0 = cpu_seconds(b"supervisor\0--ip\0" + args.ip.encode() + b"\0")
                 r = run_seed(args.seed, env, False, page_of=lambda: page)
+                r["board_cpu_s"] = round(cpu_seconds(b"supervisor\0--ip\0" + args.ip.encode() + b"\0") - b0, 2)
                 r["chromium_cpu_s"] = round(cpu_seconds(b"chromium") - c0, 2)
                 r["view_cpu_s"] = round(cpu_seconds(b"view\0--ip") - v0, 2) if view else 0.0
                 r["view"] = with_view
@@ -188,6 +190,18 @@ def main():
             runs = (standing if args.mode == "standing" else run_view)(args, browser)
         finally:
             chromium.close()
+    pairs = [(a, b) for a, b in zip(runs[0::2], runs[1::2]) if a["ok"] and b["ok"]]
+    for key in ("process_s", "script_s", "run_s"):
+        changes = [100.0 * (b[key] - a[key]) / a[key] for a, b in pairs if a[key] and b[key]]
+        if changes:
+            print("%-10s change per pair (with - without, run after run): median %+5.1f %%  [%s]"
+                  % (key, statistics.median(changes), " ".join("%+.0f" % c for c in changes)))
+    for key in ("board_cpu_s", "chromium_cpu_s", "view_cpu_s"):
+        off = [r[key] for r in runs if not r["view"] and r.get(key) is not None]
+        on = [r[key] for r in runs if r["view"] and r.get(key) is not None]
+        if off and on:
+            print("%-14s CPU s per run: without view %.2f, with view %.2f"
+                  % (key, statistics.mean(off), statistics.mean(on)))
     for key in ("process_s", "script_s", "run_s"):
         off = [r[key] for r in runs if not r["view"] and r[key] is not None]
         on = [r[key] for r in runs if r["view"] and r[key] is not None]
