@@ -12,7 +12,10 @@ class Layout:
     chip's coordinates unwrapped from its board's Ethernet chip, so every board is drawn
     whole, the boards of a torus tiling the plane as they are wired."""
 
-    def __init__(self, width, height, version):
+    def __init__(self, width, height, version, ethernets=(), live=(), wrap=False):
+        """``ethernets``, ``live``, ``wrap``: what discovery found, for machines of other
+        shapes (a spalloc job's part of a machine): a board at each Ethernet chip, and any
+        live chip outside those boards where its coordinates say."""
         self.width, self.height, self.version = width, height, version
         self.wrap = False
         self.boards, self.chips = [], {}
@@ -26,14 +29,20 @@ class Layout:
                        for ty in range(height // TRIAD_SIZE)
                        for tx in range(width // TRIAD_SIZE)
                        for (ox, oy) in TRIAD_BOARD_OFFSETS]
-        else:
+        elif (width, height) == (8, 8) or not ethernets:
             origins = [(0, 0)]            # one SpiNN-5 board (8 x 8, no wrap-around)
+        else:
+            self.wrap = wrap
+            origins = sorted(ethernets)
         for b, (ox, oy) in enumerate(origins):
             eth = (ox % width, oy % height)
             self.boards.append((eth, (ox, oy)))
             for (lx, ly) in SPINN5_CHIPS:
                 xy = ((ox + lx) % width, (oy + ly) % height)
-                self.chips[xy] = (b, (ox + lx, oy + ly))
+                if xy not in self.chips and (self.wrap or (ox + lx < width and oy + ly < height)):
+                    self.chips[xy] = (b, (ox + lx, oy + ly))
+        for xy in live:                   # never hide a chip that answers
+            self.chips.setdefault(xy, (0, xy))
 
     def neighbour(self, xy, link):
         """The chip across ``link`` of ``xy`` if the machine has one, else None."""

@@ -49,7 +49,7 @@ class MachineSnapshot:
         m = self.tx.machine
         if version is None:
             version = 3 if (m.width, m.height) == (2, 2) else 5
-        self.layout = Layout(m.width, m.height, version)
+        self.layout = Layout(m.width, m.height, version, m.ethernets, m.chips, m.machine.wrap)
         self.live = sorted(m.chips)
         # The emulator answers the bulk HELLO and has per-link counters after the
         # diagnostic ones (RTR_EMU_LINK_COUNTERS); a real machine has neither.
