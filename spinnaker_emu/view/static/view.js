@@ -132,8 +132,9 @@ function update(snap) {
       (snap.run.tick_rate !== null ? `, ${snap.run.tick_rate.toFixed(0)} ticks/s` : "") +
       `, ${snap.run.running_cores} of ${snap.run.ticking_cores} cores running`;
   } else {
+    // no core of ours to read progress from (e.g. sPyNNaker's own binaries)
     run.dataset.ticks = "";
-    run.textContent = "no run";
+    run.textContent = snap.states.RUN ? `${snap.states.RUN} cores running` : "no run";
   }
   const legend = document.getElementById("legend");
   const states = JSON.stringify(snap.states);
