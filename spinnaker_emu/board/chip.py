@@ -21,10 +21,11 @@ DEFAULT_SV_INPUTS = dict({k: BOOT_SV_DEFAULTS[k] for k in (
 
 
 class Chip:
-    def __init__(self, xy, machine, ip=None):
+    def __init__(self, xy, machine, ip=None, clock=None):
         self.x, self.y = xy
         self.machine = machine
         self.ip = ip                          # board IP on an Ethernet chip, else None
+        self.clock = clock                    # arm.clocks.ChipClock: the machine's shared clocks
         self.router = Router()
         self.memory = ChipMemory(self.router)
         self.router.memory = self.memory

@@ -61,9 +61,9 @@ class _UDP(asyncio.DatagramProtocol):
 
 
 class ChipProcess:
-    def __init__(self, xy, machine, run_dir, ip=None, udp_socks=None, ready_fd=None):
+    def __init__(self, xy, machine, run_dir, ip=None, udp_socks=None, ready_fd=None, clock=None):
         self.ready_fd = ready_fd
-        self.chip = Chip(xy, machine, ip)
+        self.chip = Chip(xy, machine, ip, clock)
         self.machine = machine
         self.run_dir = run_dir
         self.monitor = Monitor(self.chip, self)
@@ -111,7 +111,7 @@ class ChipProcess:
         self.ctx = zmq.Context()
         self.pull = fabric.tune(self.ctx.socket(zmq.PULL))
         self.pull.bind(fabric.chip_endpoint(self.run_dir, self.xy))
-        self.loop.add_reader(self.pull.getsockopt(zmq.FD), self._drain)
+        self.loop.add_reader(self.pull.getsockopt(zmq.FD), self.drain_fabric)
         if self.chip.is_ethernet:
             scp, boot = self.udp_socks["scp"], self.udp_socks["boot"]
             self.transports["scp"], _ = await self.loop.create_datagram_endpoint(
@@ -122,7 +122,7 @@ class ChipProcess:
         if self.ready_fd is not None:          # tell the supervisor we are listening
             os.write(self.ready_fd, b"%d %d\n" % self.xy)
             os.close(self.ready_fd)
-        self._drain()
+        self.drain_fabric()
         await self.stopping.wait()
         self.loop.remove_reader(self.pull.getsockopt(zmq.FD))
         for t in self.transports.values():
@@ -131,7 +131,7 @@ class ChipProcess:
             t.close()
         self.ctx.destroy(linger=0)
 
-    def _drain(self, budget=256):
+    def drain_fabric(self, budget=256):
         """Handle what the PULL socket holds. ZeroMQ's fd is edge-triggered, so read
         until EAGAIN; after ``budget`` messages yield to the loop and come back."""
         for _ in range(budget):
@@ -143,7 +143,7 @@ class ChipProcess:
                 self.on_fabric(fabric.decode(raw))
             except Exception:
                 log("chip %s: error on fabric message:\n%s" % (self.xy, traceback.format_exc()))
-        self.loop.call_soon(self._drain)
+        self.loop.call_soon(self.drain_fabric)
 
     def send(self, xy, *msg):
         sock = self.pushes.get(xy)

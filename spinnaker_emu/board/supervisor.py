@@ -24,6 +24,7 @@ import time
 from ..protocol import constants as C
 from . import fabric
 from .arm import cycles
+from .arm.clocks import ChipClocks
 from .boards import load_machine, triad_boards
 from .process import ChipProcess
 
@@ -105,6 +106,7 @@ class Supervisor:
 
     def spawn(self):
         cycles.hook_address()          # compile the ARM cycle hook once, before forking
+        clocks = ChipClocks(self.machine.chips)     # shared with every chip (arm/clocks.py)
         r, w = os.pipe()
         me = os.getpid()
         for xy in self.machine.chips:
@@ -122,7 +124,8 @@ class Supervisor:
                             for s in socks.values():
                                 s.close()
                     ip = self.machine.ethernets.get(xy)
-                    ChipProcess(xy, self.machine, self.run_dir, ip, mine, ready_fd=w).run()
+                    ChipProcess(xy, self.machine, self.run_dir, ip, mine, ready_fd=w,
+                                clock=clocks.of(xy)).run()
                 except BaseException:
                     import traceback
                     traceback.print_exc()

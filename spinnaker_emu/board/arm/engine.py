@@ -43,6 +43,7 @@ from .comms import Comms, MC, P2P, NN, FR
 from ..memory import host_address
 
 WALL_SLICE = 0.005             # seconds of work before the event loop gets a turn
+PEER_WAIT_S = 0.0002           # a chip ahead of the others (clocks.py) looks again after this
 SLOW_WARN_S = 2.0              # seconds behind real time before the cores are told why
 COUNTER_FLUSH_S = 0.01        # other chips' router counters go to them at most every 10 ms
 TRACE_LINES = 20000             # per core and image: a trace bounds the log it writes
@@ -355,6 +356,7 @@ class ArmEngine:
         self.cores_changed = True        # cores started, stopped, halted (see _running)
         self.now = 0
         self.monitor_irq = False
+        self.quantum_length = core_loop.QUANTUM_MIN
         self.task = None
         self._wake = None
         self.pace = pace_from_env()
@@ -593,21 +595,55 @@ class ArmEngine:
         return False
 
     async def _loop(self):
-        while self.cores:
-            if not self.has_work():
-                self.wall0 = None               # idle time is not owed to anyone
-                self.chip.scheduler.flush_counters()
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            deadline = time.perf_counter() + WALL_SLICE
-            ahead = 0.0
-            while time.perf_counter() < deadline and self.has_work():
-                ahead = self._ahead_of_wall()
-                if ahead > 0.001:
-                    break
-                self.quantum()
-            await asyncio.sleep(min(ahead, 0.05) if ahead > 0.001 else 0)
+        try:
+            while self.cores:
+                if not self.has_work():
+                    self.wall0 = None               # idle time is not owed to anyone
+                    if self.chip.clock is not None:
+                        self.chip.clock.idle()      # holds no other chip back
+                    self.chip.scheduler.flush_counters()
+                    self._wake.clear()
+                    await self._wake.wait()
+                    self._catch_up()
+                    continue
+                deadline = time.perf_counter() + WALL_SLICE
+                pause = 0.0
+                while time.perf_counter() < deadline and self.has_work():
+                    ahead = self._ahead_of_wall()
+                    if ahead > 0.001:
+                        pause = min(ahead, 0.05)
+                        break
+                    if self._ahead_of_others():
+                        pause = PEER_WAIT_S
+                        break
+                    self.quantum()
+                await asyncio.sleep(pause)
+        finally:
+            if self.chip.clock is not None:
+                self.chip.clock.idle()
+
+    def _ahead_of_others(self):
+        """Publish this chip's clock; True if it is more than a quantum ahead of the
+        slowest other chip with running ARM cores (arm/clocks.py): it waits for them."""
+        clock = self.chip.clock
+        if clock is None:
+            return False
+        clock.publish(self.now)
+        slowest = clock.slowest_other()
+        if slowest is None:
+            return False
+        # What the others sent so far, now rather than when the event loop next gets a
+        # turn (up to WALL_SLICE later): a spike from another chip arrives within about a
+        # quantum of being sent, as between the cores of one chip
+        if self.proc is not None:
+            self.proc.drain_fabric()
+        return self.now > slowest + self.quantum_length
+
+    def _catch_up(self):
+        """Back from idle: nothing happened here meanwhile, so the clock moves on to where
+        the machine is (clocks.py resume_time; the cores follow at the next quantum)."""
+        if self.chip.clock is not None:
+            self.now = max(self.now, self.chip.clock.resume_time())
 
     def _ahead_of_wall(self):
         """Seconds virtual time is ahead of the (paced) wall clock."""
@@ -672,8 +708,8 @@ class ArmEngine:
         order = self._running()
         self.stats["quanta"] += 1
         busy = self.monitor_irq or any(a.mailbox for a in order)
-        self.now, length = core_loop.plan_quantum(self.states, self.now, busy)
-        horizon = self.now + length
+        self.now, self.quantum_length = core_loop.plan_quantum(self.states, self.now, busy)
+        horizon = self.now + self.quantum_length
         routes = self.local_routes
         entries = self.chip.scheduler.tables.get(self.chip.xy, ())
         if entries is not routes.entries:
