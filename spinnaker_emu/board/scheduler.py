@@ -342,7 +342,8 @@ class Scheduler:
     def route_now(self, packets):
         """Multicast packets from ARM cores [(arm core, key, payload)], routed at once
         (they are not part of a lockstep step): local cores get them directly, other
-        chips in an unmarked batch. A packet whose only destinations are this chip's
+        chips in an unmarked batch stamped with the sender's virtual clock (an ARM
+        receiver holds a packet until its own clock gets there: ArmKernel.receive). A packet whose only destinations are this chip's
         ARM cores (``kernel.receive_mc``) skips the batching: that is most packets of a
         network on one chip, and batching cost more than emulating their handlers."""
         me = self.chip.xy
@@ -354,7 +355,7 @@ class Scheduler:
             targets = t.targets
             if len(targets) != 1 or targets[0][0] != me or t.links or \
                     not all(hasattr(cores[p].kernel, "receive_mc") for p in targets[0][1]):
-                far.append((arm.core, 0, key, pl))
+                far.append((arm.core, arm.now, key, pl))    # sent by its virtual clock
                 continue
             for (_x, _y, idx) in t.counters:          # all on this chip: no links
                 router.diag_counters[idx] += 1

@@ -315,12 +315,21 @@ class ArmKernel:
         self.engine, self.arm = engine, arm
 
     def receive(self, packets):
-        for _t, keys, payloads in packets:
+        """Packets from the fabric [(sent, keys, payloads)]. ``sent`` is the sending ARM
+        core's virtual clock (Scheduler.route_now; a tick number from a built-in kernel,
+        always in the past): a packet sent after this chip's present time is held until
+        its clock gets there (ArmEngine.quantum), so that no core sees a spike before its
+        own timer tick of the same time, as on hardware."""
+        engine = self.engine
+        for sent, keys, payloads in packets:
             ks = keys.tolist()
             pls = payloads.tolist() if payloads is not None else [None] * len(ks)
+            if sent > engine.now:
+                engine.held.append((sent, self, ks, pls))
+                continue
             for k, pl in zip(ks, pls):
                 self.receive_mc(k, pl)
-        self.engine.wake()
+        engine.wake()
 
     def receive_mc(self, key, payload):
         """One multicast packet (Scheduler.route_now calls it directly for a packet from
@@ -353,6 +362,7 @@ class ArmEngine:
         self.cpus = {}                   # p -> ArmCpu, kept for the next image
         self.outbox = []
         self.local_routes = LocalRoutes()
+        self.held = []                   # (sent, ArmKernel, keys, payloads) from another chip's future
         self.cores_changed = True        # cores started, stopped, halted (see _running)
         self.now = 0
         self.monitor_irq = False
@@ -526,6 +536,17 @@ class ArmEngine:
             self.proc.send(xy, "sdp_in", bytes(sdp))
 
     # ------------------------------------------------------------ packets
+    def _release_held(self):
+        """Deliver the packets from other chips whose sending time this chip has reached."""
+        due = [h for h in self.held if h[0] <= self.now]
+        if due:
+            self.held = [h for h in self.held if h[0] > self.now]
+            for _sent, kernel, keys, payloads in sorted(due, key=lambda h: h[0]):
+                if kernel.arm.halted:
+                    continue
+                for k, pl in zip(keys, payloads):
+                    kernel.receive_mc(k, pl)
+
     def _count_local(self, counts):
         """The counters of the packets local_routes delivered: the router's and the
         receiving cores' provenance."""
@@ -585,7 +606,7 @@ class ArmEngine:
             self.task = loop.create_task(self._loop())
 
     def has_work(self):
-        if self.monitor_irq or self.outbox:
+        if self.monitor_irq or self.outbox or self.held:
             return True
         for arm in self.cores.values():
             if arm.halted:
@@ -707,8 +728,10 @@ class ArmEngine:
         core_loop.run_cores in native code, Python only where a core needs it."""
         order = self._running()
         self.stats["quanta"] += 1
-        busy = self.monitor_irq or any(a.mailbox for a in order)
+        busy = self.monitor_irq or bool(self.held) or any(a.mailbox for a in order)
         self.now, self.quantum_length = core_loop.plan_quantum(self.states, self.now, busy)
+        if self.held:
+            self._release_held()
         horizon = self.now + self.quantum_length
         routes = self.local_routes
         entries = self.chip.scheduler.tables.get(self.chip.xy, ())
