@@ -646,5 +646,5 @@ def test_native_comms_fifo_lines_and_sent_ring():
     cc.write(0x00, 0)
     cc.write(0x08, 0x501)
     assert cc.read(0x00) >> 28 & 9 == 9       # always empty and not full
-    assert cc.sent() == ([(MC, 0x500, 7), (MC, 0x501, None)], 0)
+    assert cc.sent() == ([(MC, 0x500, 7, 0), (MC, 0x501, None, 0)], 0)   # sent at cycle 0
     assert cc.sent() == ([], 0)

@@ -340,22 +340,23 @@ class Scheduler:
         return {xy: _pack(d) for xy, d in per_dest.items()}
 
     def route_now(self, packets):
-        """Multicast packets from ARM cores [(arm core, key, payload)], routed at once
-        (they are not part of a lockstep step): local cores get them directly, other
-        chips in an unmarked batch stamped with the sender's virtual clock (an ARM
-        receiver holds a packet until its own clock gets there: ArmKernel.receive). A packet whose only destinations are this chip's
-        ARM cores (``kernel.receive_mc``) skips the batching: that is most packets of a
-        network on one chip, and batching cost more than emulating their handlers."""
+        """Multicast packets from ARM cores [(arm core, key, payload, cycle sent)], routed
+        at once (they are not part of a lockstep step): local cores get them directly,
+        other chips in an unmarked batch stamped with the cycle it was sent at (an ARM
+        receiver holds a packet until its own clock gets there: ArmKernel.receive). A
+        packet whose only destinations are this chip's ARM cores (``kernel.receive_mc``)
+        skips the batching: that is most packets of a network on one chip, and batching
+        cost more than emulating their handlers."""
         me = self.chip.xy
         cores = self.chip.cores.cores
         router = self.chip.router
         far = []
-        for arm, key, pl in packets:
+        for arm, key, pl, sent in packets:
             t = self.trace(key)
             targets = t.targets
             if len(targets) != 1 or targets[0][0] != me or t.links or \
                     not all(hasattr(cores[p].kernel, "receive_mc") for p in targets[0][1]):
-                far.append((arm.core, arm.now, key, pl))    # sent by its virtual clock
+                far.append((arm.core, sent, key, pl))
                 continue
             for (_x, _y, idx) in t.counters:          # all on this chip: no links
                 router.diag_counters[idx] += 1

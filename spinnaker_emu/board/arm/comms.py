@@ -13,7 +13,7 @@ out (``Comms.sent``).
 from numba import njit
 
 from .cycles import (BUDGET, VIC_LINES, CC_TCR, CC_TXDATA, RX_HEAD, RX_COUNT,
-                     RX_RING, RX_DEPTH, TX_COUNT, TX_DROPPED, TX_RING, TX_DEPTH)
+                     RX_RING, RX_DEPTH, TX_COUNT, TX_DROPPED, TX_RING, TX_DEPTH, TX_WORDS, NOW, COUNT)
 from .peripherals import CC_RDY_INT, CC_MC_INT
 from .vic import set_due
 
@@ -92,11 +92,12 @@ def write(st, off, value):
         if n >= TX_DEPTH:
             st[TX_DROPPED] += 1
             return
-        rec = TX_RING + 3 * n
+        rec = TX_RING + TX_WORDS * n
         tcr = st[CC_TCR]
         st[rec] = ((tcr >> PKT_TYPE_SHIFT) & 3) | (HAS_PAYLOAD if tcr & PKT_PL else 0)
         st[rec + 1] = value
         st[rec + 2] = st[CC_TXDATA]
+        st[rec + 3] = st[NOW] + st[COUNT]          # when: another chip holds it until then
         st[TX_COUNT] = n + 1
         if n + 1 >= TX_DEPTH:
             st[BUDGET] = 0         # end the slice: the engine drains the ring
@@ -109,7 +110,7 @@ class Comms:
 
     def __init__(self, st):
         self.st = st
-        st[CC_TCR:TX_RING + 3 * TX_DEPTH] = 0
+        st[CC_TCR:TX_RING + TX_WORDS * TX_DEPTH] = 0
         self.dropped = 0           # packets that found the receive FIFO full
 
     def lines(self):
@@ -126,14 +127,14 @@ class Comms:
         return ok
 
     def sent(self):
-        """[(kind, key, payload or None)] the core sent since the last call, in order,
-        and how many found the transmit ring full."""
+        """[(kind, key, payload or None, cycle)] the core sent since the last call, in
+        order, and how many found the transmit ring full."""
         st = self.st
         n = int(st[TX_COUNT])
         out = []
         for i in range(n):
-            k, key, pl = (int(x) for x in st[TX_RING + 3 * i:TX_RING + 3 * i + 3])
-            out.append((k & 3, key, pl if k & HAS_PAYLOAD else None))
+            k, key, pl, cycle = (int(x) for x in st[TX_RING + TX_WORDS * i:TX_RING + TX_WORDS * (i + 1)])
+            out.append((k & 3, key, pl if k & HAS_PAYLOAD else None, cycle))
         dropped = int(st[TX_DROPPED])
         st[TX_COUNT] = st[TX_DROPPED] = 0
         return out, dropped

@@ -64,11 +64,12 @@ TIMER1, TIMER_WORDS = 163, 5
 TRACE_COUNT, TRACE_RING, TRACE_DEPTH = 173, 174, 64
 # The comms controller (comms.py): TCR, TXDATA, the receive FIFO (head, count, then
 # RX_DEPTH records of type|payload flag, key, payload: the router and links hold packets a
-# busy core has not read) and the packets sent this slice (count, overflows, records)
+# busy core has not read) and the packets sent (count, overflows, then TX_WORDS per packet:
+# type|payload flag, key, payload, the cycle it was sent at)
 CC_TCR, CC_TXDATA, RX_HEAD, RX_COUNT, TX_COUNT, TX_DROPPED = range(430, 436)
 RX_RING, RX_DEPTH = 436, 4096
-TX_RING, TX_DEPTH = RX_RING + 3 * RX_DEPTH, 256
-STATE_WORDS = TX_RING + 3 * TX_DEPTH
+TX_RING, TX_DEPTH, TX_WORDS = RX_RING + 3 * RX_DEPTH, 256, 4
+STATE_WORDS = TX_RING + TX_WORDS * TX_DEPTH
 
 
 def _compile():

@@ -173,11 +173,11 @@ class ArmCore:
         # CPU_INT raised or cleared: what is due now (inside a slice: at its cycle)
         core_loop.refresh(self.st, self.now + int(self.st[cycles.COUNT]))
 
-    def _send(self, kind, key, payload):
+    def _send(self, kind, key, payload, cycle):
         if self.trace_left:
             self.trace("sent %s key 0x%08x%s" % (("MC", "P2P", "NN", "FR")[kind], key,
-                                                 "" if payload is None else " payload 0x%08x" % payload))
-        self.engine.outbox.append((self, kind, key, payload))
+                                                 "" if payload is None else " payload 0x%08x" % payload), cycle)
+        self.engine.outbox.append((self, kind, key, payload, cycle))
 
     # ------------------------------------------------------------ time
     def asleep(self):
@@ -234,8 +234,8 @@ class ArmCore:
     def _drain_sent(self):
         """The packets the core sent, to the router in order."""
         packets, dropped = self.comms.sent()
-        for kind, key, payload in packets:
-            self._send(kind, key, payload)
+        for kind, key, payload, cycle in packets:
+            self._send(kind, key, payload, cycle)
         if dropped:
             self.engine.core_log(self, "%d packets sent in one slice beyond the comms controller's %d: dropped"
                                  % (dropped, cycles.TX_DEPTH))
@@ -315,9 +315,9 @@ class ArmKernel:
         self.engine, self.arm = engine, arm
 
     def receive(self, packets):
-        """Packets from the fabric [(sent, keys, payloads)]. ``sent`` is the sending ARM
-        core's virtual clock (Scheduler.route_now; a tick number from a built-in kernel,
-        always in the past): a packet sent after this chip's present time is held until
+        """Packets from the fabric [(sent, keys, payloads)]. ``sent`` is the cycle an ARM
+        core sent them at (its TXKEY write; Scheduler.route_now; a tick number from a
+        built-in kernel, always in the past): a packet sent after this chip's present time is held until
         its clock gets there (ArmEngine.quantum), so that no core sees a spike before its
         own timer tick of the same time, as on hardware."""
         engine = self.engine
@@ -559,10 +559,10 @@ class ArmEngine:
 
     def _route_packets(self):
         out, self.outbox = self.outbox, []
-        mc = [(arm, key, pl) for arm, kind, key, pl in out if kind == MC]
+        mc = [(arm, key, pl, cycle) for arm, kind, key, pl, cycle in out if kind == MC]
         if mc:
             self.chip.scheduler.route_now(mc)
-        for arm, kind, key, pl in out:
+        for arm, kind, key, pl, _cycle in out:
             if kind == FR:
                 self.fixed_route(key, pl)
             elif kind != MC:

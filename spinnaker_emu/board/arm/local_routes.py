@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit, carray, types
 
 from ...protocol.constants import N_CORES
-from .cycles import DIRTY, TX_COUNT, TX_RING, STATE_WORDS
+from .cycles import DIRTY, TX_COUNT, TX_RING, TX_WORDS, STATE_WORDS
 from .comms import MC, push
 from .native import _pointer
 
@@ -32,7 +32,7 @@ def route(st, table, targets, counts):
     n = st[TX_COUNT]
     kept = 0
     for i in range(n):
-        rec = TX_RING + 3 * i
+        rec = TX_RING + TX_WORDS * i
         word, key, payload = st[rec], st[rec + 1], st[rec + 2]
         route_word = -1
         if word & 3 == MC:
@@ -46,8 +46,9 @@ def route(st, table, targets, counts):
             if cores >> p & 1 and targets[p] == 0:
                 local = False
         if not local:                            # for Python, in order
-            out = TX_RING + 3 * kept
-            st[out], st[out + 1], st[out + 2] = word, key, payload
+            out = TX_RING + TX_WORDS * kept
+            for w in range(TX_WORDS):
+                st[out + w] = st[rec + w]
             kept += 1
             continue
         counts[ROUTED] += 1
