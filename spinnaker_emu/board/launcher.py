@@ -102,7 +102,7 @@ def start_board(ip="127.0.1.1", version=5, machine_file=None, log_path=None, det
                                 start_new_session=True, close_fds=True)
     finally:
         err.close()
-    line = _read_line(proc, timeout)
+    line = read_line(proc, timeout)
     proc.stdout.close()
     if not line.startswith("READY"):
         if proc.poll() is None:
@@ -112,7 +112,9 @@ def start_board(ip="127.0.1.1", version=5, machine_file=None, log_path=None, det
     return BoardHandle(ip, version, proc.pid, None if detach else proc, log_path)
 
 
-def _read_line(proc, timeout):
+def read_line(proc, timeout):
+    """The first line a child process writes on its stdout pipe (within ``timeout`` s;
+    whatever came if it exits or the time runs out first)."""
     deadline = time.monotonic() + timeout
     buf = b""
     fd = proc.stdout.fileno()

@@ -4,11 +4,9 @@ line on stderr and exit status 1."""
 import argparse
 import asyncio
 import os
-import select
 import subprocess
 import sys
 import threading
-import time
 
 DEFAULT_PORT = 8080
 
@@ -141,8 +139,9 @@ class ViewProcess:
                          name="view-url").start()
 
     def _announce(self, proc):
+        from ..board.launcher import read_line      # the board launcher's, not imported by `view --ip`
         try:
-            line = _read_line(proc, 60.0)
+            line = read_line(proc, 60.0)
         except (OSError, ValueError):            # stopped before it said anything
             return
         if "http://" not in line:
@@ -178,19 +177,3 @@ class ViewProcess:
                 f.close()
             except OSError:
                 pass
-
-
-def _read_line(proc, timeout):
-    deadline = time.monotonic() + timeout
-    buf = b""
-    fd = proc.stdout.fileno()
-    while b"\n" not in buf and time.monotonic() < deadline:
-        r, _, _ = select.select([fd], [], [], 0.2)
-        if r:
-            chunk = os.read(fd, 4096)
-            if not chunk:
-                break
-            buf += chunk
-        elif proc.poll() is not None:
-            break
-    return buf.split(b"\n")[0].decode(errors="replace")
