@@ -9,7 +9,7 @@ to the next timer expiry. Interrupts are taken between slices. So within a chip
 the same binaries and inputs give the same result however loaded the host is.
 By default virtual time is paced by the wall clock (never ahead of it, as on
 hardware); ``SPINNAKER_EMU_ARM_PACE=free`` runs as fast as the host allows and a
-number runs that many times slower than real time.
+number runs that many times slower than real time (pacing.py).
 
 SARK interplay, as scamp-app.c does it: a core starts by a soft reset into its
 APLX (r0 = app id | flags << 8); signals reach it through its vcpu mailbox
@@ -36,6 +36,7 @@ from .arch import T_BIT, VEC_UNDEF, VEC_SVC, VEC_PABT, VEC_DABT, MODE_UND, MODE_
 from .cpu import ArmCpu
 from . import core_loop, cycles, native, timers
 from .local_routes import LocalRoutes, ROUTED, DROPPED, RECEIVED
+from .pacing import WallPacer, pace_from_env
 from ..router import DIAG_LOC_MC, DIAG_DUMP_MC
 from .vic import Vic
 from .dma import Dma
@@ -44,7 +45,6 @@ from ..memory import host_address
 
 WALL_SLICE = 0.005             # seconds of work before the event loop gets a turn
 PEER_WAIT_S = 0.0002           # a chip ahead of the others (clocks.py) looks again after this
-SLOW_WARN_S = 2.0              # seconds behind real time before the cores are told why
 COUNTER_FLUSH_S = 0.01        # other chips' router counters go to them at most every 10 ms
 TRACE_LINES = 20000             # per core and image: a trace bounds the log it writes
 MAX_FAULTS = 4                 # exception entries without progress before the engine gives up
@@ -73,19 +73,6 @@ def trace_from_env():
             continue
         cores.add((x, y, p))
     return cores or None
-
-
-def pace_from_env():
-    """Wall-clock seconds per virtual second (None: free running)."""
-    v = os.environ.get("SPINNAKER_EMU_ARM_PACE", "realtime").strip().lower()
-    if v in ("free", "lockstep", "0"):
-        return None
-    if v in ("", "realtime", "1"):
-        return 1.0
-    try:
-        return max(0.0, float(v)) or None
-    except ValueError:
-        return 1.0
 
 
 class ArmCore:
@@ -369,10 +356,8 @@ class ArmEngine:
         self.quantum_length = core_loop.QUANTUM_MIN
         self.task = None
         self._wake = None
-        self.pace = pace_from_env()
+        self.pacer = WallPacer(pace_from_env())
         self.trace_cores = trace_from_env()
-        self.wall0 = None
-        self.lag0 = None               # (wall, virtual) when virtual time began to lag
         self.last_flush = 0.0
         self.stats = {"slices": 0, "quanta": 0}
 
@@ -619,7 +604,7 @@ class ArmEngine:
         try:
             while self.cores:
                 if not self.has_work():
-                    self.wall0 = None               # idle time is not owed to anyone
+                    self.pacer.restart()            # idle time is not owed to anyone
                     if self.chip.clock is not None:
                         self.chip.clock.idle()      # holds no other chip back
                     self.chip.scheduler.flush_counters()
@@ -667,39 +652,19 @@ class ArmEngine:
             self.now = max(self.now, self.chip.clock.resume_time())
 
     def _ahead_of_wall(self):
-        """Seconds virtual time is ahead of the (paced) wall clock."""
-        if self.pace is None:
-            return 0.0
-        now = time.perf_counter()
-        if self.wall0 is None:
-            self.wall0 = (now, self.now)
-            self.lag0 = None
-            return 0.0
-        w0, v0 = self.wall0
-        virtual = (self.now - v0) / C.CPU_CLOCK_HZ * self.pace
-        behind = (now - w0) - virtual
-        if behind > 0.25:                      # the host fell behind: do not burst to catch up
-            self.wall0 = (now - 0.25, self.now - int(0.25 / self.pace * C.CPU_CLOCK_HZ))
-            self._note_lag(now)
-        elif behind < 0:
-            self.lag0 = None
-        return -behind
+        """Seconds virtual time is ahead of the (paced) wall clock (pacing.py); a lag
+        that lasts is reported once per image."""
+        ahead, slow = self.pacer.ahead(self.now)
+        if slow is not None:
+            self._warn_slow(slow)
+        return ahead
 
-    def _note_lag(self, now):
-        """Virtual time has fallen behind the wall clock: after SLOW_WARN_S of it, say
-        once per image in the board log how much slower than real time the chip runs.
-        (Not in the cores' IOBUF: SARK keeps its IOBUF write position in DTCM, so text
-        written from outside into a running core's IOBUF is overwritten.) sPyNNaker's
-        own provenance says the same from inside ("packets arrived too late ... increase
-        the time_scale_factor")."""
-        if self.lag0 is None:
-            self.lag0 = (now, self.now)
-            return
-        w0, v0 = self.lag0
-        if now - w0 < SLOW_WARN_S:
-            return
-        virtual = max(1e-9, (self.now - v0) / C.CPU_CLOCK_HZ * self.pace)
-        factor = (now - w0) / virtual
+    def _warn_slow(self, factor):
+        """Say once per image in the board log how much slower than real time the chip
+        runs. (Not in the cores' IOBUF: SARK keeps its IOBUF write position in DTCM, so
+        text written from outside into a running core's IOBUF is overwritten.)
+        sPyNNaker's own provenance says the same from inside ("packets arrived too late
+        ... increase the time_scale_factor")."""
         cores = [a for a in self.cores.values() if not a.halted and not a.slow_warned]
         for arm in cores:
             arm.slow_warned = True
