@@ -9,7 +9,6 @@ Needs Debian's chromium and playwright (the test extra).
 """
 import argparse
 import os
-import struct
 import subprocess
 import sys
 import tempfile
@@ -18,7 +17,7 @@ import time
 from spinnaker_emu.apps.image import AppImage
 from spinnaker_emu.board.boards import consecutive_ips
 from spinnaker_emu.board.launcher import start_board
-from spinnaker_emu.host.apps import load_app, load_routes
+from spinnaker_emu.host.apps import counter_config, load_app, load_routes, source_config
 from spinnaker_emu.host.transceiver import Transceiver
 from spinnaker_emu.protocol.constants import CPUState, Signal
 
@@ -50,9 +49,8 @@ def main():
             load_routes(conn, xy[0], xy[1], [(0x50000000, 0xFFFF0000, 1 << 0)], 32)
         load_routes(conn, 5, 0, [(0x50000000, 0xFFFF0000, 1 << (6 + 1))], 32)
         sends = [(t, 0x50000000 | t) for t in range(30000)]
-        load_app(conn, 0, 0, 3, "mc_source", struct.pack("<I", len(sends)) +
-                 b"".join(struct.pack("<II", t, k) for t, k in sends), 32, None, time_scale=1.0)
-        load_app(conn, 5, 0, 1, "mc_counter", struct.pack("<II", 16, 0), 32, None, time_scale=1.0)
+        load_app(conn, 0, 0, 3, "mc_source", source_config(sends), 32, None, time_scale=1.0)
+        load_app(conn, 5, 0, 1, "mc_counter", counter_config(16), 32, None, time_scale=1.0)
         tx.wait_for_cores({(0, 0): [3], (5, 0): [1]}, CPUState.SYNC0, timeout=10)
         tx.send_signal(32, Signal.SYNC0)
         view = subprocess.Popen([sys.executable, "-m", "spinnaker_emu.cli", "view", "--ip", ips[0],

@@ -6,7 +6,6 @@ The browser test saves its screenshot as tests/artifacts/view.png."""
 import json
 import os
 import select
-import struct
 import subprocess
 import sys
 import time
@@ -18,10 +17,9 @@ import pytest
 from conftest import fresh_ip
 from spinnaker_emu.apps.image import AppImage
 from spinnaker_emu.board.launcher import start_board
-from spinnaker_emu.host.apps import load_app, load_routes
+from spinnaker_emu.host.apps import counter_config, load_app, load_routes, source_config
 from spinnaker_emu.host.scp import boot_board
 from spinnaker_emu.host.transceiver import Transceiver
-from spinnaker_emu.protocol import constants as C
 from spinnaker_emu.protocol.constants import CPUState, Signal
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -116,9 +114,8 @@ def test_page_shows_the_board_its_core_states_and_live_changes(make_board, brows
         load_routes(conn, 0, 0, [(0x50000000, 0xFFFF0000, 1 << N)], 32)
         load_routes(conn, 0, 1, [(0x50000000, 0xFFFF0000, 1 << (6 + 1))], 32)
         sends = [(t, 0x50000000 | t) for t in range(20000)]
-        load_app(conn, 0, 0, 3, "mc_source", struct.pack("<I", len(sends)) +
-                 b"".join(struct.pack("<II", t, k) for t, k in sends), 32, None, time_scale=1.0)
-        load_app(conn, 0, 1, 1, "mc_counter", struct.pack("<II", 16, 0), 32, None, time_scale=1.0)
+        load_app(conn, 0, 0, 3, "mc_source", source_config(sends), 32, None, time_scale=1.0)
+        load_app(conn, 0, 1, 1, "mc_counter", counter_config(16), 32, None, time_scale=1.0)
         tx.wait_for_cores({(0, 0): [3], (0, 1): [1]}, CPUState.SYNC0, timeout=10)
         tx.send_signal(32, Signal.SYNC0)
         tx.wait_for_cores({(1, 1): [1, 2, 3, 4], (0, 0): [3], (0, 1): [1]}, CPUState.RUN, timeout=10)

@@ -16,7 +16,8 @@ packets are sent; packets that arrive after the receiver has started a later
 step are counted late.
 
 Packets sent in step s are delivered before the receiver's step s+1 with
-sent_tick = the sender's tick (kernels add their delays to it).
+sent_tick = the sender's tick (kernels add their delays to it); from an ARM core, the
+cycle it was sent at (board/arm/engine.py ArmKernel.receive holds it until then).
 """
 import asyncio
 import itertools

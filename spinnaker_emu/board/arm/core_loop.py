@@ -43,13 +43,6 @@ TX_DRAIN = TX_DEPTH - 32          # leave room for the next slice's packets
 
 
 @njit(cache=True)
-def refresh(st, now):
-    """Work the lines and due words out again at ``now`` (an access from Python, e.g. a
-    CPU_INT raised through the system controller)."""
-    native.update_lines(st, now)
-
-
-@njit(cache=True)
 def still_asleep(st):
     """For a core in WFI: its lines can only have changed if something arrived or a
     timer expired; only then are they looked at, and an enabled active source wakes

@@ -158,7 +158,7 @@ class ArmCore:
     def write_sysctl(self, off, value):
         self.engine.sysctl.write(off, value)
         # CPU_INT raised or cleared: what is due now (inside a slice: at its cycle)
-        core_loop.refresh(self.st, self.now + int(self.st[cycles.COUNT]))
+        native.update_lines(self.st, self.now + int(self.st[cycles.COUNT]))
 
     def _send(self, kind, key, payload, cycle):
         if self.trace_left:
@@ -678,14 +678,17 @@ class ArmEngine:
 
     def _running(self):
         """The running cores in core order, with the arrays the native quantum takes
-        (their unicorn handles and state word addresses); rebuilt when a core starts,
-        stops or halts, or a traced core's trace ends (cores_changed)."""
-        if self.cores_changed:
-            self.cores_changed = False
+        (their unicorn handles and state word addresses) and the local routes; rebuilt
+        when a core starts, stops or halts, a traced core's trace ends (cores_changed),
+        or the chip's routing table changes."""
+        changed, self.cores_changed = self.cores_changed, False
+        if changed:
             self.order = [self.cores[p] for p in sorted(self.cores) if not self.cores[p].halted]
             self.uchs = np.array([a.cpu.uch for a in self.order], dtype=np.int64)
             self.states = np.array([a.st.ctypes.data for a in self.order], dtype=np.int64)
-            self.local_routes.update(self.chip.scheduler.tables.get(self.chip.xy, ()), self.cores)
+        entries = self.chip.scheduler.tables.get(self.chip.xy, ())
+        if changed or entries is not self.local_routes.entries:
+            self.local_routes.update(entries, self.cores)
         return self.order
 
     def quantum(self):
@@ -699,9 +702,6 @@ class ArmEngine:
             self._release_held()
         horizon = self.now + self.quantum_length
         routes = self.local_routes
-        entries = self.chip.scheduler.tables.get(self.chip.xy, ())
-        if entries is not routes.entries:
-            routes.update(entries, self.cores)
         i = 0
         for _ in range(64 * (len(order) + 1)):
             i, why = core_loop.run_cores(self.uchs, self.states, i, self.now, horizon,
