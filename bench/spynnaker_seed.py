@@ -19,7 +19,7 @@ extraction) and by pyNN.nest, in one bench run. Prints one JSON line:
                         52 s for this script
   ratio                 spynnaker.wall_s / nest.wall_s
 
-    python bench/spynnaker_seed.py [--tsf 1,2,3,4,6] [--ip 127.0.1.6]
+    python bench/spynnaker_seed.py [--tsf 1,2,3,4,6] [--ip 127.0.1.6] [--pace free]
                                    [--spynnaker-python PATH] [--nest-python PATH]
 
 The board (`spinnaker-emu up --ip IP`) is started and stopped here, once per tsf tried;
@@ -60,9 +60,9 @@ time_scale_factor = {tsf}
 """
 
 
-def emu(*args):
+def emu(*args, env=None):
     exe = os.path.join(os.path.dirname(sys.executable), "spinnaker-emu")
-    return subprocess.run([exe] + list(args), capture_output=True, text=True)
+    return subprocess.run([exe] + list(args), capture_output=True, text=True, env=env)
 
 
 def seed_result(stdout):
@@ -114,12 +114,12 @@ def chip_cpu_seconds(supervisor_pid):
     return out
 
 
-def run_spynnaker(python, ip, tsf, timeout):
+def run_spynnaker(python, ip, tsf, timeout, pace=None):
     work = tempfile.mkdtemp(prefix="bench-spynnaker-")
     try:
         with open(os.path.join(work, ".spynnaker.cfg"), "w") as f:
             f.write(CFG.format(ip=ip, tsf=tsf))
-        up = emu("up", "--ip", ip)
+        up = emu("up", "--ip", ip, env=dict(os.environ, SPINNAKER_EMU_ARM_PACE=pace) if pace else None)
         if up.returncode:
             raise SystemExit("bench/spynnaker_seed.py: spinnaker-emu up --ip %s failed: %s"
                              % (ip, (up.stderr or up.stdout).strip()))
@@ -165,6 +165,8 @@ def main():
     ap.add_argument("--spynnaker-python", default=SPYNNAKER_PYTHON)
     ap.add_argument("--nest-python", default=NEST_PYTHON)
     ap.add_argument("--timeout", type=float, default=1200)
+    ap.add_argument("--pace", help="SPINNAKER_EMU_ARM_PACE for the board (free: busiest_chip_cpu_s "
+                                   "is then the chip's work alone, to compare engine versions)")
     args = ap.parse_args()
     for what, path in (("sPyNNaker", args.spynnaker_python), ("NEST", args.nest_python)):
         if not os.path.exists(path):
@@ -176,14 +178,15 @@ def main():
     tries, spyn = {}, None
     for tsf in [int(t) for t in args.tsf.split(",")]:
         print("sPyNNaker on the emulator, time_scale_factor %d ..." % tsf, file=sys.stderr)
-        spyn, tries[str(tsf)] = run_spynnaker(args.spynnaker_python, args.ip, tsf, args.timeout)
+        spyn, tries[str(tsf)] = run_spynnaker(args.spynnaker_python, args.ip, tsf, args.timeout, args.pace)
         print("  %s" % tries[str(tsf)], file=sys.stderr)
         if spyn is not None:
             break
     print("NEST ...", file=sys.stderr)
     nest = run_nest(args.nest_python, args.timeout)
     out = {"bench": "spynnaker_seed", "seed": "seed004_ei_balanced --nest-branch",
-           "spynnaker": dict(spyn or {}, tries=tries), "nest": nest, "target_s": TARGET_S,
+           "pace": args.pace or "realtime", "spynnaker": dict(spyn or {}, tries=tries),
+           "nest": nest, "target_s": TARGET_S,
            "meets_target": bool(spyn and spyn["wall_s"] <= TARGET_S)}
     if spyn and "wall_s" in nest:
         out["ratio"] = round(spyn["wall_s"] / nest["wall_s"], 1)
