@@ -8,8 +8,8 @@ a WebSocket that pushes each new snapshot to every open page.
 
 Poll budget: the machine is polled only while a page is open or the API was asked in
 the last IDLE_AFTER seconds, at most once per ``interval`` and never sooner than BUDGET
-times the last poll's own duration after it: a busy machine answers slowly and so is
-asked less. SCP is blocking: every SCP exchange runs on one worker thread, in turn.
+times the last poll's own duration after it (per chip, for the chips the next poll
+asks: MachineSnapshot.next_poll_s): a busy machine answers slowly and so is asked less. SCP is blocking: every SCP exchange runs on one worker thread, in turn.
 
 The machine can come later (``run --view``: the page is up while the script still
 imports; ``attach`` is a blocking callable that returns the MachineSnapshot).
@@ -27,7 +27,7 @@ from ..host.scp import SCPError, SCPTimeout
 
 STATIC = os.path.join(os.path.dirname(__file__), "static")
 IDLE_AFTER = 10.0
-BUDGET = 20          # pause >= BUDGET x the last poll's duration (the machine's share <= 5 %)
+BUDGET = 20          # pause >= BUDGET x the next poll's expected duration (the machine's share <= 5 %)
 FAILURES = (SCPError, SCPTimeout, OSError)
 
 
@@ -119,7 +119,7 @@ class ViewServer:
                 if time.monotonic() - self.latest_at >= self.interval:
                     await self._poll_once()
                     await self._broadcast()
-                pause = max(self.interval, BUDGET * self.ms.last_poll_s)
+                pause = max(self.interval, BUDGET * self.ms.next_poll_s())
                 if "error" in self.latest:
                     pause = max(pause, 2.0)
                 pause = max(0.0, self.latest_at + pause - time.monotonic())

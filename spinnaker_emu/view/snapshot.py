@@ -67,6 +67,7 @@ class MachineSnapshot:
         self.rr = self.rr_busy = 0   # round-robin positions (_chips_this_poll)
         self.polls = 0
         self.last_poll_s = 0.0
+        self.last_poll_chips = 0
 
     def close(self):
         self.tx.close()
@@ -98,6 +99,14 @@ class MachineSnapshot:
                 except SCPTimeout:
                     pass
         return out
+
+    def next_poll_s(self):
+        """What the next poll should take: the last one's time per chip, for the chips
+        the next one asks (the first poll asks every chip, the others at most
+        CHIPS_PER_POLL), so that the whole-machine first poll does not hold the second
+        back by the poll budget."""
+        n = self.last_poll_chips
+        return self.last_poll_s * min(1.0, CHIPS_PER_POLL / n) if n else self.last_poll_s
 
     def _chips_this_poll(self):
         """Every chip on the first poll; then at most CHIPS_PER_POLL: the chips with busy
@@ -143,6 +152,7 @@ class MachineSnapshot:
         run = self._read_progress(self.infos, now)
         self.polls += 1
         self.last_poll_s = time.monotonic() - t_start
+        self.last_poll_chips = len(chips)
         return self._assemble(run, len(chips))
 
     def _read_vcpus(self, infos):
