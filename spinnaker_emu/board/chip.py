@@ -193,7 +193,7 @@ class Chip:
     # ------------------------------------------------------------- apps
     def resource_owners(self):
         """App ids holding heap blocks or router entries on this chip."""
-        apps = {b[2] for b in self.router.blocks}
+        apps = {b[2] for b in self.router.blocks()}
         for heap in (self.sdram_heap, self.sysram_heap, self.sys_heap):
             if heap is not None:
                 apps.update(app for _a, _s, app, _t in heap.blocks() if app)

@@ -4,9 +4,10 @@ and the P2P table, all readable through the router's registers."""
 import struct
 
 from ..protocol import constants as C
-from ..protocol.structs import RTR_ENTRY
+from ..protocol.structs import RTR_ENTRY, SV
 
 N = C.N_ROUTER_ENTRIES
+ALLOC_FIRST, ALLOC_LAST = 1, N          # sark_alloc.c: entry 0 is SC&MP's; N is the copy's extra entry
 # Diagnostic counter indices (SpiNNMan RouterDiagnostics order)
 DIAG_LOC_MC, DIAG_EXT_MC, DIAG_LOC_PP, DIAG_EXT_PP, DIAG_LOC_NN, DIAG_EXT_NN, \
     DIAG_LOC_FR, DIAG_EXT_FR, DIAG_DUMP_MC, DIAG_DUMP_PP, DIAG_DUMP_NN, DIAG_DUMP_FR = range(12)
@@ -18,7 +19,8 @@ class Router:
         self.masks = [0] * N
         self.routes = [C.ROUTE_UNUSED] * N
         self.owner = [0] * N           # copy-table "free" half-word (0x8000|cpu<<8|app) or 0
-        self.blocks = []               # allocated [start, size, app_id]
+        self._local = bytearray(16 * (N + 1))    # the copy table while there is no chip memory
+        self._local_head = ALLOC_FIRST
         self.fixed_route = 0
         self.control = 0
         self.error_status = 0
@@ -30,13 +32,52 @@ class Router:
         self.link_packets = [0] * 6    # per-link multicast traffic
         self.dropped = 0
         self.dirty = False             # MC table changed since the chip last shared it
+        self._init_allocator()
 
     # ----------------------------------------------------------- copy table
+    # sv->rtr_copy is SARK's rtr_entry_t[1025] {next, free, route, key, mask}: the
+    # readable copy of the table (route, key, mask; "free" of a set entry is
+    # 0x8000 | cpu << 8 | app_id, as rtr_mc_set writes it) and, in the first entry of
+    # each block, the entry allocator's links (as sark_alloc.c keeps them): "next" is
+    # where the next block starts, "free" the next free block (free blocks) or 0x8000 |
+    # app_id (allocated ones); sv->rtr_free is the first free block. SC&MP here and
+    # SARK on an ARM core (rtr_alloc_id, rtr_free) work on the same words.
+    def _copy(self, i, length=16):
+        if self.memory is not None and self.copy_base:
+            return self.memory.read(self.copy_base + 16 * i, length)
+        return bytes(self._local[16 * i:16 * i + length])
+
+    def _put(self, i, offset, fmt, *values):
+        data = struct.pack(fmt, *values)
+        if self.memory is not None and self.copy_base:
+            self.memory.write(self.copy_base + 16 * i + offset, data)
+        else:
+            self._local[16 * i + offset:16 * i + offset + len(data)] = data
+
+    def _links(self, i):
+        return struct.unpack("<HH", self._copy(i, 4))
+
+    def _set_next(self, i, value):
+        self._put(i, 0, "<H", value)
+
+    def _set_free(self, i, value):
+        self._put(i, 2, "<H", value)
+
+    def _head(self):
+        if self.memory is not None and self.copy_base:
+            return struct.unpack("<H", self.memory.read(C.SV_BASE + SV["rtr_free"].offset, 2))[0]
+        return self._local_head
+
+    def _set_head(self, value):
+        if self.memory is not None and self.copy_base:
+            self.memory.write(C.SV_BASE + SV["rtr_free"].offset, struct.pack("<H", value))
+        else:
+            self._local_head = value
+
     def _sync_copy(self, i):
-        if self.memory is None or not self.copy_base:
-            return
-        self.memory.write(self.copy_base + 16 * i,
-                          RTR_ENTRY.pack(0, self.owner[i], self.routes[i], self.keys[i], self.masks[i]))
+        """An entry set or cleared by SC&MP: its route, key, mask and owner in the copy
+        (never "next", which belongs to the allocator)."""
+        self._put(i, 2, "<HIII", self.owner[i], self.routes[i], self.keys[i], self.masks[i])
 
     def reset(self, system_route):
         """Initialise as SC&MP does at boot: entry 0 is SC&MP's signal route."""
@@ -45,17 +86,27 @@ class Router:
         for i in range(N):
             self.keys[i], self.masks[i], self.routes[i], self.owner[i] = 0xFFFFFFFF, 0, C.ROUTE_UNUSED, 0
         self.keys[0], self.masks[0], self.routes[0], self.owner[0] = 0xFFFF5554, 0xFFFFFFFE, system_route, 0x8000
-        self.blocks = []
+        rec = RTR_ENTRY.pack(0, 0, C.ROUTE_UNUSED, 0xFFFFFFFF, 0)
         if self.memory is not None and self.copy_base:
-            rec = RTR_ENTRY.pack(0, 0, C.ROUTE_UNUSED, 0xFFFFFFFF, 0)
             self.memory.write(self.copy_base, rec * (N + 1))
-            self._sync_copy(0)
+        else:
+            self._local[:] = rec * (N + 1)
+        self._sync_copy(0)
+        self._init_allocator()
+
+    def _init_allocator(self):
+        """rtr_mc_init's allocator: one free block, entries 1..1023."""
+        self._set_head(ALLOC_FIRST)
+        self._set_next(ALLOC_FIRST, ALLOC_LAST)
+        self._set_free(ALLOC_FIRST, 0)
+        self._set_next(ALLOC_LAST, 0)
+        self._set_free(ALLOC_LAST, 0)
 
     def clear_entries(self, first=1, count=N - 1):
         self.dirty = True
         for i in range(first, first + count):
             self.keys[i], self.masks[i], self.routes[i], self.owner[i] = 0xFFFFFFFF, 0, C.ROUTE_UNUSED, 0
-            self._sync_copy(i)
+            self._put(i, 4, "<III", C.ROUTE_UNUSED, 0xFFFFFFFF, 0)
 
     def set_entry(self, i, key, mask, route, app_id=0, cpu=0):
         self.dirty = True
@@ -65,48 +116,91 @@ class Router:
         self._sync_copy(i)
 
     # ------------------------------------------------------------ allocator
-    def _free_ranges(self):
-        used = sorted((b[0], b[0] + b[1]) for b in self.blocks)
-        start, out = 1, []
-        for a, b in used:
-            if a > start:
-                out.append((start, a - start))
-            start = max(start, b)
-        if start < N:
-            out.append((start, N - start))
+    def blocks(self):
+        """The allocated blocks: (first entry, size, app id)."""
+        out = []
+        block = ALLOC_FIRST
+        for _ in range(N):
+            nxt, free = self._links(block)
+            if nxt == 0:
+                break
+            if free & 0x8000:
+                out.append((block, nxt - block, free & 0xFF))
+            block = nxt
         return out
 
     def largest_free(self):
-        return max((size for _s, size in self._free_ranges()), default=0)
+        """rtr_alloc_max: the largest free block."""
+        best, block = 0, self._head()
+        for _ in range(N):
+            if block == 0:
+                break
+            nxt, free = self._links(block)
+            if nxt:
+                best = max(best, nxt - block)
+            block = free
+        return best
 
     def alloc(self, count, app_id):
-        """First fit over entries 1..1023. Returns the first index or 0."""
+        """rtr_alloc_id: first fit over the free list. Returns the first index or 0."""
         if count < 1:
             return 0
-        for start, size in self._free_ranges():
-            if size >= count:
-                self.blocks.append([start, count, app_id])
-                return start
+        prev, block = 0, self._head()
+        for _ in range(N):
+            if block == 0:
+                break
+            nxt, free = self._links(block)
+            end = block + count
+            if end > nxt:                               # too small
+                prev, block = block, free
+                continue
+            if end < nxt:                               # split off the rest
+                self._set_next(end, nxt)
+                self._set_next(block, end)
+                self._set_free(end, free)
+                free = end
+            if prev:
+                self._set_free(prev, free)
+            else:
+                self._set_head(free)
+            self._set_free(block, 0x8000 | (app_id & 0xFF))
+            return block
         return 0
 
     def free(self, first, clear):
-        for b in self.blocks:
-            if b[0] == first:
-                self.blocks.remove(b)
-                if clear:
-                    self.clear_entries(b[0], b[1])
-                return True
-        return False
+        """rtr_free: give a block back (merging with free neighbours). True if it was one."""
+        if not ALLOC_FIRST <= first < ALLOC_LAST or first not in {b[0] for b in self.blocks()}:
+            return False
+        if clear:
+            self.clear_entries(first, self._links(first)[0] - first)
+        prev, nxt = 0, self._head()
+        for _ in range(N):
+            if nxt == 0 or first < nxt:
+                break
+            prev, nxt = nxt, self._links(nxt)[1]
+        self._set_free(first, nxt)
+        if prev:
+            self._set_free(prev, first)
+        else:
+            self._set_head(first)
+        if nxt and self._links(first)[0] == nxt:
+            after_next, after_free = self._links(nxt)
+            self._set_next(first, after_next)
+            self._set_free(first, after_free)
+        if prev and self._links(prev)[0] == first:
+            first_next, first_free = self._links(first)
+            self._set_next(prev, first_next)
+            self._set_free(prev, first_free)
+        return True
 
     def free_app(self, app_id, clear=True):
+        """rtr_free_id (the owner's cpu bits ignored), then the app's entries set outside
+        its blocks. Returns the number of blocks freed."""
         n = 0
-        for b in list(self.blocks):
-            if b[2] == app_id:
-                self.blocks.remove(b)
-                if clear:
-                    self.clear_entries(b[0], b[1])
+        for first, _size, app in self.blocks():
+            if app == app_id & 0xFF:
+                self.free(first, clear)
                 n += 1
-        # Entries loaded by this app outside allocated blocks are wiped too
         for i in range(1, N):
             if self.owner[i] and (self.owner[i] & 0xFF) == app_id and clear:
                 self.clear_entries(i, 1)
@@ -114,8 +208,8 @@ class Router:
 
     def init_all(self):
         """RTR op 0: clear entries 1..1023 and reset the allocator."""
-        self.blocks = []
         self.clear_entries(1, N - 1)
+        self._init_allocator()
 
     # ------------------------------------------------------------ routing
     def lookup(self, key):

@@ -6,18 +6,21 @@ import hashlib
 import os
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
-# The modules whose constants the package's numba code compiles in (state word
-# numbers, interrupt lines, memory sizes)
-_CONSTANTS = ("cycles.py", "arch.py", "peripherals.py", "../memory.py", "../../protocol/constants.py")
+# The modules the package's numba code compiles in: its own (a cached function that
+# calls another module's njit function keeps the old one when only that module
+# changed) and those it takes constants from (state word numbers, interrupt lines,
+# memory sizes)
+_CONSTANTS = ("../memory.py", "../../protocol/constants.py")
 
 
 def _drop_stale_native_cache():
     """numba's on-disk cache is keyed on each function's own source file, not on the
-    constants it imports: after a change of the state word layout (cycles.py) the
-    cached vic.py, comms.py, ... would still use the old word numbers. So the
-    package's cache is dropped whenever a module it takes constants from changes."""
+    constants or functions it imports: after a change of the state word layout
+    (cycles.py) the cached vic.py, comms.py, ... would still use the old word numbers,
+    and core_loop.py the old timers.py. So the package's cache is dropped whenever
+    any of its modules, or a module it takes constants from, changes."""
     digest = hashlib.sha256()
-    for name in _CONSTANTS:
+    for name in sorted(glob.glob(os.path.join(_HERE, "*.py"))) + list(_CONSTANTS):
         with open(os.path.join(_HERE, name), "rb") as f:
             digest.update(f.read())
     cache = os.path.join(_HERE, "__pycache__")

@@ -20,12 +20,12 @@ between calls.
 import numpy as np
 from numba import carray, njit, types
 
-from .cycles import (NOW, WFI, DIRTY, POLLING, POLL_SKIPS, SLICES, BUSY, FAULTS, EXIT_DETAIL, INTERRUPT,
+from .cycles import (NOW, WFI, DIRTY, FOLD, POLLING, POLL_SKIPS, SLICES, BUSY, FAULTS, EXIT_DETAIL, INTERRUPT,
                      COUNT, TX_COUNT, TX_DROPPED, TX_DEPTH, DMA_FAILED, DMA_LOGGED, TRACED, TRACE_COUNT,
                      REGVAL, NEVER, STATE_WORDS)
-from . import native, timers, vic
+from . import fold, native, timers, vic
 from .local_routes import route
-from .native import _pointer
+from .pointer import pointer as _pointer
 from unicorn.arm_const import UC_ARM_REG_PC
 
 # The engine advances a chip's cores in quanta of an eighth of the shortest timer period on
@@ -49,13 +49,19 @@ def still_asleep(st):
     it. A sleeping core costs almost nothing."""
     if not st[WFI]:
         return False
+    if st[FOLD] == fold.FOLDED:
+        if not st[DIRTY]:
+            return True               # its timer's interrupts change nothing (fold.py)
+        fold.unfold(st)
     nxt = timers.next_event(st)
-    if st[DIRTY] or (nxt != NEVER and nxt <= st[NOW]):
+    dirty = st[DIRTY]
+    if dirty or (nxt != NEVER and nxt <= st[NOW]):
         st[DIRTY] = 0
         native.update_lines(st, st[NOW])
         if vic.wake_pending(st):
             st[WFI] = 0
             st[DIRTY] = 1             # the next slice works out what is due
+            fold.woken(st, dirty == 0)
     return st[WFI] != 0
 
 
@@ -70,16 +76,15 @@ def _sleep_until(st, nxt, horizon):
     return False
 
 
-@njit(types.int64(types.uint64, types.int64[::1], types.int64), cache=True)
-def run_core(uch, st, horizon):
-    """Run the core until its clock reaches ``horizon`` or Python is needed (EXIT_*)."""
+@njit(cache=True)
+def _run_core(uch, st, horizon):
     for _ in range(MAX_SLICES):
         now = st[NOW]
         if now >= horizon:
             return EXIT_HORIZON
         if st[WFI]:
             if still_asleep(st):
-                if _sleep_until(st, timers.next_event(st), horizon):
+                if _sleep_until(st, fold.next_event(st), horizon):
                     return EXIT_HORIZON
                 continue
         if st[POLLING]:
@@ -105,6 +110,7 @@ def run_core(uch, st, horizon):
         if nxt != NEVER and nxt > now:
             budget = min(budget, nxt - now)
         st[DIRTY] = 0                 # what arrived so far, this slice sees
+        fold.start_tick(uch, st)
         used, why = native.run_slice(uch, st, budget)
         st[SLICES] += 1
         st[BUSY] += used
@@ -115,6 +121,8 @@ def run_core(uch, st, horizon):
         if why == native.WHY_WFI:
             st[WFI] = 1
             st[DIRTY] = 1             # its lines are looked at once more
+            if still_asleep(st):      # nothing pending: it sleeps
+                fold.at_wfi(uch, st)
             if st[TRACED]:
                 st[COUNT] = 0
                 native.log_event(st, native.EV_WFI, native._read(uch, st, REGVAL, UC_ARM_REG_PC), used)
@@ -129,6 +137,15 @@ def run_core(uch, st, horizon):
         if st[TX_COUNT] >= TX_DRAIN or st[DMA_FAILED] or st[DMA_LOGGED] or st[TRACE_COUNT]:
             return EXIT_DRAIN
     return EXIT_LIMIT
+
+
+@njit(types.int64(types.uint64, types.int64[::1], types.int64), cache=True)
+def run_core(uch, st, horizon):
+    """Run the core until its clock reaches ``horizon`` or Python is needed (EXIT_*)."""
+    why = _run_core(uch, st, horizon)
+    if why != EXIT_HORIZON:
+        fold.disturbed(st)            # Python steps in
+    return why
 
 
 @njit(types.UniTuple(types.int64, 2)(types.int64[::1], types.int64, types.boolean), cache=True)
@@ -146,7 +163,7 @@ def plan_quantum(states, now, python_busy):
         st = carray(_pointer(states[i]), STATE_WORDS, dtype=np.int64)
         if asleep and not still_asleep(st):
             asleep = False
-        e = timers.next_event(st)
+        e = fold.next_event(st)
         if e != NEVER and (earliest == NEVER or e < earliest):
             earliest = e
         q = timers.period(st)

@@ -69,7 +69,17 @@ TRACE_COUNT, TRACE_RING, TRACE_DEPTH = 173, 174, 64
 CC_TCR, CC_TXDATA, RX_HEAD, RX_COUNT, TX_COUNT, TX_DROPPED = range(430, 436)
 RX_RING, RX_DEPTH = 436, 4096
 TX_RING, TX_DEPTH, TX_WORDS = RX_RING + 3 * RX_DEPTH, 256, 4
-STATE_WORDS = TX_RING + TX_WORDS * TX_DEPTH
+# Folding idle timer ticks (fold.py): its state, whether the tick being verified did
+# something that rules it out, whether the tick so far was woken by the timer alone with
+# nothing arriving, the timer folded, failed tries and the cycle before which there is no
+# new try, the ticks folded so far and what one cost, the cycle the tick began, a TLB flush
+# owed, the host address of the TCM snapshot; then the registers and the peripheral words
+# as the snapshot found them
+FOLD, FOLD_BAD, FOLD_CLEAN, FOLD_TIMER, FOLD_FAILS, FOLD_NEXT, FOLD_TICKS, FOLD_COST, FOLD_TICK_START, \
+    FOLD_FLUSH, PTR_SNAP = range(TX_RING + TX_WORDS * TX_DEPTH, TX_RING + TX_WORDS * TX_DEPTH + 11)
+FOLD_REGS, N_FOLD_REGS = PTR_SNAP + 1, 18
+FOLD_PERIPH, N_FOLD_PERIPH = FOLD_REGS + N_FOLD_REGS, (74 - 12 + 1) + 6     # VIC..DMA words, 2 timers x 3
+STATE_WORDS = FOLD_PERIPH + N_FOLD_PERIPH
 
 
 def _compile():

@@ -34,7 +34,7 @@ from ...protocol.constants import CPUState, Signal, ShmCmd, Lock, RTECode
 from ...protocol.structs import (VCPU, vcpu_address, SDP_MSG_T, SDP_MSG_BODY, SDP_MSG_MAX_BODY)
 from .arch import T_BIT, VEC_UNDEF, VEC_SVC, VEC_PABT, VEC_DABT, MODE_UND, MODE_SVC, MODE_ABT
 from .cpu import ArmCpu
-from . import core_loop, cycles, native, timers
+from . import core_loop, cycles, fold, native, timers
 from .local_routes import LocalRoutes, ROUTED, DROPPED, RECEIVED
 from .pacing import WallPacer, pace_from_env
 from ..router import DIAG_LOC_MC, DIAG_DUMP_MC
@@ -99,6 +99,9 @@ class ArmCore:
             st[word] = 0
         st[cycles.CORE_P] = self.p
         st[cycles.PTR_IRQ] = engine.sysctl.irq_address
+        self.snapshot = fold.new_snapshot()  # its TCM as a tick being folded found it
+        st[cycles.PTR_SNAP] = self.snapshot.ctypes.data
+        fold.reset(st)
         self.slow_warned = False
         self.trace_left = TRACE_LINES if engine.traces(core) else 0
         st[cycles.TRACED] = 1 if self.trace_left else 0
@@ -119,6 +122,7 @@ class ArmCore:
     def mark_dirty(self):
         """Something arrived for the core: its lines are worked out before its next slice."""
         self.st[cycles.DIRTY] = 1
+        self.st[cycles.FOLD_CLEAN] = 0        # the tick it may be in proves nothing (fold.py)
 
     def trace(self, text, cycle=None):
         """One line of this core's trace in the board log, stamped with its virtual
@@ -139,23 +143,28 @@ class ArmCore:
         virtual = (self.now - self.started) / C.CPU_CLOCK_HZ
         st = self.st
         return ("%.3f s virtual, %.1f%% busy, %d slices, %d IRQs, %d FIQs, %d timer busy-waits skipped, "
-                "%d TLB refills" % (virtual, 100.0 * st[cycles.BUSY] / max(1, self.now - self.started),
-                                    st[cycles.SLICES], st[cycles.IRQ_TAKEN], st[cycles.FIQ_TAKEN],
-                                    st[cycles.POLL_SKIPS], st[cycles.TLB_FILLS] - self.tlb_fills0))
+                "%d idle timer ticks folded, %d TLB refills"
+                % (virtual, 100.0 * st[cycles.BUSY] / max(1, self.now - self.started),
+                   st[cycles.SLICES], st[cycles.IRQ_TAKEN], st[cycles.FIQ_TAKEN],
+                   st[cycles.POLL_SKIPS], fold.ticks(st), st[cycles.TLB_FILLS] - self.tlb_fills0))
 
     # ------------------------------------------------------------ devices (MMIO)
     # The VIC, timers, DMA and comms controllers are native (native.mmio_read/write);
     # the router and the system controller are the chip's, shared with the monitor.
     def read_router(self, off):
+        fold.check_mmio(self.st, fold.BLOCK_ROUTER, off, False)
         return int.from_bytes(self.engine.chip.router.read_registers(off, 4), "little")
 
     def write_router(self, off, value):
+        fold.check_mmio(self.st, fold.BLOCK_ROUTER, off, True)
         self.engine.chip.router.write_registers(off, (value & 0xFFFFFFFF).to_bytes(4, "little"))
 
     def read_sysctl(self, off):
+        fold.check_mmio(self.st, fold.BLOCK_SYSCTL, off, False)
         return self.engine.sysctl.read(off)
 
     def write_sysctl(self, off, value):
+        fold.check_mmio(self.st, fold.BLOCK_SYSCTL, off, True)
         self.engine.sysctl.write(off, value)
         # CPU_INT raised or cleared: what is due now (inside a slice: at its cycle)
         native.update_lines(self.st, self.now + int(self.st[cycles.COUNT]))
@@ -174,7 +183,7 @@ class ArmCore:
         """The cycle of the next timer interrupt (None: none, or the core halted)."""
         if self.halted:
             return None
-        t = int(timers.next_event(self.st))
+        t = int(fold.next_event(self.st))
         return None if t == cycles.NEVER else t
 
     def timer_period(self):

@@ -16,9 +16,9 @@ import numpy as np
 from numba import njit, carray, types
 
 from ...protocol.constants import N_CORES
-from .cycles import DIRTY, TX_COUNT, TX_RING, TX_WORDS, STATE_WORDS
+from .cycles import DIRTY, FOLD_CLEAN, TX_COUNT, TX_RING, TX_WORDS, STATE_WORDS
 from .comms import MC, push
-from .native import _pointer
+from .pointer import pointer as _pointer
 
 # what route() counted: packets routed, packets a full FIFO dropped, then per core received
 ROUTED, DROPPED, RECEIVED = 0, 1, 2
@@ -57,6 +57,7 @@ def route(st, table, targets, counts):
                 dst = carray(_pointer(targets[p]), STATE_WORDS, dtype=np.int64)
                 if push(dst, word, key, payload):
                     dst[DIRTY] = 1
+                    dst[FOLD_CLEAN] = 0      # an arrival: the tick proves nothing (fold.py)
                     counts[RECEIVED + p] += 1
                 else:
                     counts[DROPPED] += 1

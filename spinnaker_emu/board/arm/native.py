@@ -19,8 +19,6 @@ in the x86-64 and AArch64 ABIs).
 import llvmlite.binding
 import numpy as np
 from numba import cfunc, njit, types, carray
-from numba.core import cgutils
-from numba.extending import intrinsic
 from unicorn.unicorn_py3.unicorn import uclib
 from unicorn.arm_const import UC_ARM_REG_PC, UC_ARM_REG_CPSR, UC_ARM_REG_SPSR, UC_ARM_REG_LR
 
@@ -37,7 +35,8 @@ from .arch import T_BIT, F_BIT, I_BIT, MODE_MASK, MODE_FIQ, MODE_IRQ, VEC_FIQ, V
 from .cycles import (COUNT, BUDGET, WATCH, SCRATCH, FIQ_DUE, FIQ_TAKEN, REGVAL, IRQ_DUE, IRQ_TAKEN,
                      TLB_FILLS, TRACED, MMIO_ACCESSES, STATE_WORDS, NOW, INTERRUPT, VIC_LINES, CORE_P, PTR_IRQ,
                      TRACE_COUNT, TRACE_RING, TRACE_DEPTH)
-from . import comms, dma, timers, vic
+from . import comms, dma, fold, timers, vic
+from .pointer import pointer as _pointer
 from .peripherals import CC_TMT_INT, CC_TNF_INT, CPU_INT
 # run_slice's "why": the slice spent its budget, the core executed WFI, or it was
 # stopped otherwise (an interrupt hook); a fault is FAULT_BASE + unicorn's error
@@ -62,14 +61,6 @@ def _read(uc, st, slot, reg):
 def _write(uc, st, reg, value):
     st[REGVAL] = value
     uc_reg_write(uc, reg, st.ctypes.data + REGVAL * 8)
-
-
-@intrinsic
-def _pointer(typingctx, address):
-    """An address held in an int64 as a pointer (for carray)."""
-    def codegen(context, builder, signature, args):
-        return builder.inttoptr(args[0], cgutils.voidptr_t)
-    return types.voidptr(types.int64), codegen
 
 
 @njit(cache=True)
@@ -159,6 +150,7 @@ def tlb_fill(uc, vaddr, access, entry, user):
     e[1] = 5 if access == UC_MEM_FETCH else 3         # READ|EXEC, READ|WRITE
     st = carray(user, STATE_WORDS, dtype=np.int64)
     st[TLB_FILLS] += 1
+    fold.check_memory(st, vaddr)
     return True
 
 
@@ -173,7 +165,7 @@ def intr_hook(uc, intno, user):
 
 # The peripherals served in native code, as cpu.py maps them: unicorn gives each
 # mapping a descriptor (the address of the core's state words, the block) as user data
-MMIO_VIC, MMIO_DMA, MMIO_CC, MMIO_TIMER = 0, 1, 2, 3
+MMIO_VIC, MMIO_DMA, MMIO_CC, MMIO_TIMER = fold.BLOCK_VIC, fold.BLOCK_DMA, fold.BLOCK_CC, fold.BLOCK_TIMER
 
 
 @njit(cache=True)
@@ -189,6 +181,7 @@ def mmio_read(uc, off, size, descriptor):
     """unicorn's MMIO read callback for every native peripheral (uc_cb_mmio_read_t)."""
     st, block = _state_of(descriptor)
     o = np.int64(off)
+    fold.check_mmio(st, block, o, False)
     if block == MMIO_VIC:
         return vic.read(st, o)
     if block == MMIO_DMA:
@@ -203,6 +196,7 @@ def mmio_write(uc, off, size, value, descriptor):
     """unicorn's MMIO write callback for every native peripheral (uc_cb_mmio_write_t)."""
     st, block = _state_of(descriptor)
     o, v = np.int64(off), np.int64(value)
+    fold.check_mmio(st, block, o, True)
     if block == MMIO_VIC:
         vic.write(st, o, v)
     elif block == MMIO_DMA:
