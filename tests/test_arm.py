@@ -648,3 +648,73 @@ def test_native_comms_fifo_lines_and_sent_ring():
     assert cc.read(0x00) >> 28 & 9 == 9       # always empty and not full
     assert cc.sent() == ([(MC, 0x500, 7, 0), (MC, 0x501, None, 0)], 0)   # sent at cycle 0
     assert cc.sent() == ([], 0)
+
+
+def _periodic_timer_aplx(counter_addr, counting):
+    """A bare APLX (no SARK): Timer1 periodic every 10 us (2000 cycles) with its IRQ
+    enabled in the VIC, the main loop in WFI. The IRQ handler acknowledges the timer
+    and, if ``counting``, increments the word at ``counter_addr`` (SDRAM); otherwise it
+    changes nothing, like sPyNNaker's extra monitor with an empty reinjection queue."""
+    count = [0xE59A9000,        # ldr r9, [r10]
+             0xE2899001,        # add r9, r9, #1
+             0xE58A9000]        # str r9, [r10]
+    nops = [0xE1A00000] * 3     # mov r0, r0
+    code = [
+        0xEA000006,             # 0x00 b 0x20
+        0xEAFFFFFE, 0xEAFFFFFE, 0xEAFFFFFE, 0xEAFFFFFE, 0xEAFFFFFE,   # 0x04-0x14 other vectors: spin
+        0xEA000010,             # 0x18 b 0x60 (IRQ)
+        0xEAFFFFFE,             # 0x1C FIQ: spin
+        0xE3A01421,             # 0x20 mov r1, #0x21000000 (timers)
+        0xE3A0242F,             # 0x24 mov r2, #0x2F000000 (VIC)
+        0xE59FA028,             # 0x28 ldr r10, [pc, #0x28] (=counter_addr at 0x58)
+        0xE3A03E7D,             # 0x2C mov r3, #2000
+        0xE5813000,             # 0x30 str r3, [r1]          T1 LOAD
+        0xE3A030E2,             # 0x34 mov r3, #0xE2         enabled, periodic, interrupt, 32-bit
+        0xE5813008,             # 0x38 str r3, [r1, #8]      T1 CONTROL
+        0xE3A03010,             # 0x3C mov r3, #0x10         VIC line 4 (Timer1)
+        0xE5823010,             # 0x40 str r3, [r2, #0x10]   VIC INT_ENABLE
+        0xE321F013,             # 0x44 msr cpsr_c, #0x13     SVC, IRQ unmasked
+        0xEE070F90,             # 0x48 wfi
+        0xEAFFFFFD,             # 0x4C b 0x48
+        0xEAFFFFFE, 0xEAFFFFFE,  # 0x50, 0x54
+        counter_addr, 0,        # 0x58 literal
+        0xE581100C,             # 0x60 str r1, [r1, #0xC]    T1 INT_CLR
+    ] + (count if counting else nops) + [
+        0xE25EF004,             # 0x70 subs pc, lr, #4
+    ]
+    body = struct.pack("<%dI" % len(code), *code)
+    table = struct.pack("<4I", 2, C.ITCM_BASE, 32, len(body)) + struct.pack("<4I", 4, C.ITCM_BASE, 0, 0)
+    return table + body
+
+
+def _stopped_line(log_path, x, y, p):
+    import re
+    lines = [ln for ln in open(log_path).read().splitlines() if "chip %d,%d core %d: stopped:" % (x, y, p) in ln]
+    assert lines, "no summary line for the core"
+    m = re.search(r"([\d.]+) s virtual.* (\d+) IRQs.* (\d+) idle timer ticks folded", lines[-1])
+    return float(m.group(1)), int(m.group(2)), int(m.group(3))
+
+
+def test_idle_timer_ticks_are_folded_and_busy_ones_are_not(spin3_tx):
+    """fold.py: a 10 us timer whose handler changes nothing costs one IRQ per fold, not
+    100,000 a second; a handler that counts in SDRAM runs every tick (its count is the
+    number of IRQs taken, and nothing is folded)."""
+    b, tx = spin3_tx()
+    x, y = 0, 1
+    counter = sdram_slot(tx, x, y, 5)
+    tx.write_word(x, y, counter, 0)
+    tx.execute_flood({(x, y): [5]}, _periodic_timer_aplx(counter, True), 61, wait=False)
+    tx.execute_flood({(x, y): [6]}, _periodic_timer_aplx(counter, False), 62, wait=False)
+    time.sleep(1.5)
+    for app in (61, 62):
+        tx.send_signal(app, Signal.STOP)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and "core 6: stopped:" not in open(b.handle.log_path).read():
+        time.sleep(0.1)
+    virtual, irqs, folded = _stopped_line(b.handle.log_path, x, y, 5)
+    assert virtual > 0.5 and folded == 0
+    assert irqs > 0.9 * virtual * 1e5, (virtual, irqs)
+    assert abs(tx.read_word(x, y, counter) - irqs) <= 1
+    virtual, irqs, folded = _stopped_line(b.handle.log_path, x, y, 6)
+    assert virtual > 0.5 and irqs < 10, (virtual, irqs)
+    assert folded > 0.9 * virtual * 1e5, (virtual, folded)

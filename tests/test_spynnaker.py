@@ -18,10 +18,10 @@ pytest.importorskip("spynnaker", reason="sPyNNaker 1!7.4.1 comes with the test e
 CFG = """[Machine]
 {machine}
 version = 5
-enable_advanced_monitor_support = False
-enable_reinjection = False
+{monitors}
 {extra}
 """
+NO_MONITORS = "enable_advanced_monitor_support = False\nenable_reinjection = False"
 
 TWO_CELLS = textwrap.dedent("""
     import json
@@ -45,11 +45,14 @@ SPYNNAKER = "pyNN.spiNNaker"
 OURS = "spinnaker_emu.pynn"
 
 
-def run_spynnaker(tmp_path, board_ip, script, extra_cfg="", timeout=300):
+def run_spynnaker(tmp_path, board_ip, script, extra_cfg="", timeout=300, monitors=False):
+    """``monitors``: sPyNNaker's defaults (extra monitor cores, fast data, reinjection)
+    instead of the two lines that switch them off."""
     home = tmp_path / "home"
     home.mkdir(parents=True)
     machine = "machine_name = %s" % board_ip if board_ip else ""
-    (home / ".spynnaker.cfg").write_text(CFG.format(machine=machine, extra=extra_cfg))
+    (home / ".spynnaker.cfg").write_text(CFG.format(machine=machine, extra=extra_cfg,
+                                                    monitors="" if monitors else NO_MONITORS))
     (tmp_path / "script.py").write_text(script)
     env = dict(os.environ, HOME=str(home))
     env.pop("PYTHONPATH", None)
@@ -71,6 +74,27 @@ def test_spynnaker_boots_the_board_and_runs_a_script_on_arm_cores(tmp_path):
     assert out["spikes"] == [[17.0, 34.0, 53.0]] * 5
     assert out["v_shape"] == [100, 5]
     assert out["v_first"] == pytest.approx(-65.0)
+
+
+def test_spynnaker_with_its_default_extra_monitors_fast_data_and_reinjection(tmp_path):
+    """sPyNNaker's defaults: an extra monitor core on every chip (reinjection, fast data
+    in) and the packet gatherer on the Ethernet chip (fast data out), all ARM binaries.
+    The same cells fire at the same times; the monitors' 10 us timer ticks, idle, are
+    folded (fold.py) rather than run 100,000 times a second on 48 chips."""
+    import re
+    board = Board(5, boot=False)
+    try:
+        out = run_spynnaker(tmp_path, board.ip, TWO_CELLS.replace("BACKEND", SPYNNAKER), monitors=True)
+        log = open(board.handle.log_path).read()
+    finally:
+        board.stop()
+    assert out["spikes"] == [[17.0, 34.0, 53.0]] * 5
+    assert out["v_shape"] == [100, 5]
+    monitors = {m.group(1) for m in re.finditer(r"chip (\d+,\d+) core 1: stopped:", log)}
+    assert len(monitors) == 48, sorted(monitors)       # an extra monitor on every chip
+    folded = [int(n) for n in re.findall(r"(\d+) idle timer ticks folded", log)]
+    assert max(folded) > 1000, folded
+    assert "RTE" not in log
 
 
 def test_spynnaker_gets_its_board_from_our_spalloc_server(tmp_path):

@@ -166,7 +166,7 @@ def plan_quantum(states, now, python_busy):
         e = fold.next_event(st)
         if e != NEVER and (earliest == NEVER or e < earliest):
             earliest = e
-        q = timers.period(st)
+        q = timers.period(st) if st[FOLD] != fold.FOLDED else 0     # a folded timer asks for nothing
         if q and (period == 0 or q < period):
             period = q
     if states.shape[0] and asleep and earliest != NEVER and earliest > now:
