@@ -176,14 +176,18 @@ def plan_quantum(states, now, python_busy):
 
 
 @njit(types.UniTuple(types.int64, 2)(types.int64[::1], types.int64[::1], types.int64, types.int64, types.int64,
-                                     types.int64[:, ::1], types.int64[::1], types.int64[::1]), cache=True)
+                                     types.int64[:, ::1], types.int64[::1], types.int64[::1]),
+      cache=True, nogil=True)
 def run_cores(uchs, states, start, now, horizon, table, targets, counts):
-    """One quantum of a chip's running cores, in order from index ``start``: each runs
-    until ``horizon`` (run_core), and the packets it sent to other ARM cores of the
-    chip are delivered at once (local_routes.route). Returns (n, EXIT_HORIZON) when all
-    are done, or (index, exit) of a core that needs Python first (packets for other
-    chips, a DMA failure, trace events, a fault); the engine then calls again from
-    that index."""
+    """One quantum of a chip's running cores (or of one thread's share of them,
+    engine.py), in order from index ``start``: each runs until ``horizon``
+    (run_core), and the packets it sent to cores in ``targets`` are delivered at once
+    (local_routes.route); the others stay in its transmit ring until the quantum's
+    end (local_routes.deliver, then Python). Returns (n, EXIT_HORIZON) when all are
+    done, or (index, exit) of a core that needs Python first (a nearly full transmit
+    ring, a DMA failure, trace events, a fault); the engine then calls again from
+    that index. Runs without the GIL: it touches only these cores' state words and
+    the memories they share with the chip."""
     n = states.shape[0]
     for i in range(start, n):
         st = carray(_pointer(states[i]), STATE_WORDS, dtype=np.int64)
@@ -193,8 +197,8 @@ def run_cores(uchs, states, start, now, horizon, table, targets, counts):
             why = run_core(uchs[i], st, horizon)
             if st[TX_COUNT]:
                 route(st, table, targets, counts)
-            if st[TX_COUNT] or st[TX_DROPPED] or st[DMA_FAILED] or st[DMA_LOGGED] or st[TRACE_COUNT] \
-                    or why == EXIT_FAULT or why == EXIT_INTERRUPT:
+            if st[TX_COUNT] >= TX_DRAIN or st[TX_DROPPED] or st[DMA_FAILED] or st[DMA_LOGGED] \
+                    or st[TRACE_COUNT] or why == EXIT_FAULT or why == EXIT_INTERRUPT:
                 return i, why
             if why != EXIT_DRAIN:
                 break

@@ -35,7 +35,8 @@ from ...protocol.structs import (VCPU, vcpu_address, SDP_MSG_T, SDP_MSG_BODY, SD
 from .arch import T_BIT, VEC_UNDEF, VEC_SVC, VEC_PABT, VEC_DABT, MODE_UND, MODE_SVC, MODE_ABT
 from .cpu import ArmCpu
 from . import core_loop, cycles, fold, native, timers
-from .local_routes import LocalRoutes, ROUTED, DROPPED, RECEIVED
+from .local_routes import LocalRoutes, ROUTED, DROPPED, RECEIVED, deliver
+from .threads import CoreThreads
 from .pacing import WallPacer, pace_from_env
 from ..router import DIAG_LOC_MC, DIAG_DUMP_MC
 from .vic import Vic
@@ -366,6 +367,7 @@ class ArmEngine:
         self.task = None
         self._wake = None
         self.pacer = WallPacer(pace_from_env())
+        self.threads = CoreThreads(self)     # a second host thread for the chip's cores
         self.trace_cores = trace_from_env()
         self.last_flush = 0.0
         self.stats = {"slices": 0, "quanta": 0}
@@ -679,11 +681,12 @@ class ArmEngine:
             arm.slow_warned = True
         if cores:
             period = min((q for q in (a.timer_period() for a in cores) if q), default=None)
-            self.core_log(cores[0], "cores %s run %.1fx slower than real time on this host (%s): "
+            self.core_log(cores[0], "cores %s run %.1fx slower than real time on this host (%s%s): "
                           "a time_scale_factor at least %d times the present one is needed"
                           % (",".join(str(a.p) for a in cores), factor,
                              "timer period %g us" % (period * 1e6 / C.CPU_CLOCK_HZ) if period
-                             else "no periodic timer", math.ceil(factor * 1.2)))
+                             else "no periodic timer",
+                             ", on 2 host threads" if self.threads.pair else "", math.ceil(factor * 1.2)))
 
     def _running(self):
         """The running cores in core order, with the arrays the native quantum takes
@@ -702,7 +705,8 @@ class ArmEngine:
 
     def quantum(self):
         """Advance every core by one quantum (or jump to the next event when all sleep):
-        core_loop.run_cores in native code, Python only where a core needs it."""
+        core_loop.run_cores in native code, on two host threads when that pays
+        (threads.py), Python only where a core needs it."""
         order = self._running()
         self.stats["quanta"] += 1
         busy = self.monitor_irq or bool(self.held) or any(a.mailbox for a in order)
@@ -711,16 +715,28 @@ class ArmEngine:
             self._release_held()
         horizon = self.now + self.quantum_length
         routes = self.local_routes
-        i = 0
-        for _ in range(64 * (len(order) + 1)):
-            i, why = core_loop.run_cores(self.uchs, self.states, i, self.now, horizon,
-                                         routes.table, routes.targets, routes.counts)
-            if i >= len(order):
-                break
-            if order[i].after_loop(why):
-                i += 1
-            if self.outbox:
-                self._route_packets()
+        shares = self.threads.shares(order, self.states)
+        if shares is None:
+            self._run_share(order, self.uchs, self.states, routes.targets, routes.counts, horizon, 0, None)
+        else:
+            mine, theirs = shares
+            self.stats["threaded"] = self.stats.get("threaded", 0) + 1
+            self.threads.start(theirs, self.now, horizon, routes.table)
+            first = core_loop.run_cores(mine.uchs, mine.states, 0, self.now, horizon,
+                                        routes.table, mine.targets, routes.counts)
+            second = self.threads.wait()
+            self._run_share(mine.order, mine.uchs, mine.states, mine.targets, routes.counts, horizon, *first)
+            self._run_share(theirs.order, theirs.uchs, theirs.states, theirs.targets, theirs.counts,
+                            horizon, *second)
+            routes.counts += theirs.counts
+            theirs.counts[:] = 0
+        # What the cores sent to cores another thread ran, and to other chips
+        deliver(self.states, routes.table, routes.targets, routes.counts)
+        for arm in order:
+            if arm.st[cycles.TX_COUNT] or arm.st[cycles.TX_DROPPED]:
+                arm._drain_sent()
+        if self.outbox:
+            self._route_packets()
         if routes.counts[ROUTED]:
             self._count_local(routes.take_counts())
         self.now = horizon
@@ -736,6 +752,22 @@ class ArmEngine:
             for arm in order:
                 if arm.mailbox:
                     self._flush_mailbox(arm)
+
+    def _run_share(self, order, uchs, states, targets, counts, horizon, i, why):
+        """Run cores ``order`` (arrays ``uchs``, ``states``) to ``horizon`` from index
+        ``i`` (``why``: how a run that stopped there ended, None: not run yet), doing
+        in Python what a core needs between its native runs."""
+        routes = self.local_routes
+        for _ in range(64 * (len(order) + 1)):
+            if why is None:
+                i, why = core_loop.run_cores(uchs, states, i, self.now, horizon, routes.table, targets, counts)
+            if i >= len(order):
+                return
+            if order[i].after_loop(why):
+                i += 1
+            if self.outbox:
+                self._route_packets()
+            why = None
 
     def run_for(self, cycles, limit_s=10.0):
         """Advance virtual time by ``cycles`` now, synchronously (tests, benchmarks)."""

@@ -64,6 +64,17 @@ def route(st, table, targets, counts):
     st[TX_COUNT] = kept
 
 
+@njit(types.void(types.int64[::1], types.int64[:, ::1], types.int64[::1], types.int64[::1]), cache=True)
+def deliver(states, table, targets, counts):
+    """At a quantum's end: route what stayed in each core's transmit ring (``states``:
+    the addresses of their state words, in core order), now that every core of the
+    chip may receive; what is left is for Python."""
+    for i in range(states.shape[0]):
+        st = carray(_pointer(states[i]), STATE_WORDS, dtype=np.int64)
+        if st[TX_COUNT]:
+            route(st, table, targets, counts)
+
+
 class LocalRoutes:
     """The chip's table as ``route`` wants it, rebuilt when the table changes (the
     scheduler installs a new entry list), and the cores that receive natively."""
