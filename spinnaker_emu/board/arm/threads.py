@@ -152,7 +152,7 @@ class CoreThreads:
 # share's arrays and the chip's table, its length, the quantum), the result, and whether
 # the worker is inside serve()
 GO, DONE, UCHS, STATES, N, TARGETS, COUNTS, TABLE, ROWS, NOW, HORIZON, RES_I, RES_WHY, LIVE = range(14)
-SPIN = 20000                     # yields without work before the worker blocks (~ms)
+SPIN = 3000                      # yields without work before the worker blocks (about a ms)
 sched_yield = types.ExternalFunction("sched_yield", types.int32())
 
 
