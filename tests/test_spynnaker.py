@@ -204,3 +204,45 @@ def test_live_injection_and_live_output_with_spynnakers_own_connections(tmp_path
     recorded = {(int(t), n) for n, times in enumerate(out["recorded"]) for t in times}
     assert all(len(times) >= 3 for times in out["recorded"]), out      # every injection seen
     assert {(int(t), n) for t, n in out["live"]} == recorded
+
+
+CHAIN = textwrap.dedent("""
+    import json
+    import pyNN.spiNNaker as p
+
+    p.setup(timestep=1.0)
+    src = p.Population(1, p.SpikeSourceArray(spike_times=[5, 15, 25, 40, 60, 80]), label="src")
+    stages = [p.Population(4, p.IF_curr_exp(), label="s%d" % i) for i in range(5)]
+    prev = src
+    for s in stages:
+        p.Projection(prev, s, p.AllToAllConnector(), p.StaticSynapse(weight=5.0, delay=1.0))
+        prev = s
+    for s in stages:
+        s.record("spikes")
+    p.run(150)
+    print(json.dumps({"spikes": [[st.magnitude.tolist() for st in s.get_data("spikes").segments[0].spiketrains]
+                                 for s in stages]}))
+    p.end()
+""")
+
+
+def test_lockstep_run_over_two_chips_gives_the_same_spikes_as_on_one(tmp_path, monkeypatch):
+    """In lockstep (SPINNAKER_EMU_ARM_PACE=free) chips start each quantum together and
+    packets between them arrive at the next quantum's start (arm/clocks.py): a chain of
+    five IF_curr_exp stages fires at the same times whether sPyNNaker puts it on one
+    chip or (max_machine_core = 5) on two, however the host schedules the chips."""
+    import re
+    monkeypatch.setenv("SPINNAKER_EMU_ARM_PACE", "free")
+    board = Board(5, boot=False)
+    monkeypatch.delenv("SPINNAKER_EMU_ARM_PACE")
+    try:
+        one = run_spynnaker(tmp_path / "one", board.ip, CHAIN)
+        mark = len(open(board.handle.log_path).read())
+        two = run_spynnaker(tmp_path / "two", board.ip, CHAIN, extra_cfg="max_machine_core = 5")
+        log = open(board.handle.log_path).read()[mark:]
+    finally:
+        board.stop()
+    chips = set(re.findall(r"chip (\d+,\d+) core \d+: stopped:", log))
+    assert len(chips) >= 2, chips
+    assert one["spikes"][4][0], one                  # the last stage fires
+    assert two == one

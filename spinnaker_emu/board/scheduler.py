@@ -371,7 +371,10 @@ class Scheduler:
         local = batches.pop(me, None)
         if local:
             self.deliver(local, None, None, marked=False)
+        clock = self.chip.clock
         for xy, batch in batches.items():
+            if clock is not None:
+                clock.count_sent(xy)        # counted before the clock that follows (arm/clocks.py)
             self.proc.send(xy, "mc", None, None, me, batch, None)
 
     def _count(self, xy, local, remote, index):
@@ -385,6 +388,8 @@ class Scheduler:
 
     # ------------------------------------------------------------ receiving
     def on_mc(self, eid, step, sender, batch, leaving):
+        if step is None and self.chip.clock is not None:
+            self.chip.clock.count_received(tuple(sender))     # from ARM cores (route_now)
         self.deliver(batch, step, eid, marked=leaving is not None)
         if leaving is None:
             return

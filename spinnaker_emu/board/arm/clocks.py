@@ -18,9 +18,21 @@ the chips' earlier work (the data expanders) happened to leave their clocks.
 Packets between chips then arrive at most about two quanta late (a quarter of a
 tick), as between the cores of one chip.
 
+In lockstep (SPINNAKER_EMU_ARM_PACE=free) the coupling is exact, so that a run
+spread over several chips gives the same result every time, however loaded the
+host: a chip starts a quantum only when every other chip with running cores has
+finished the quanta before it (its clock has reached this quantum's start), and
+when it holds every batch of packets the others sent it so far. For the latter each
+chip counts the batches it sent to each other chip in the shared memory (``sent``,
+written before the clock that follows them) and those it received from each
+(``ChipClock.received``, its own): packets between chips are delivered at the start
+of the quantum after the one they were sent in, whatever the host did meanwhile.
+
 The memory is an anonymous shared mapping made by the supervisor before it forks
 the chips: two aligned int64 per chip, its clock (IDLE when idle) and the last
-clock it published (atomic to read and write on the hosts this runs on). A chip made without it (tests) runs on its own clock.
+clock it published, then an n x n matrix of batches sent (sender, receiver); aligned
+int64 stores and loads are atomic and, on x86-64, seen in the order they were made.
+A chip made without it (tests) runs on its own clock.
 """
 import mmap
 
@@ -42,6 +54,15 @@ def slowest_other(times, mine):
 
 
 @njit(cache=True)
+def all_received(sent, received, mine):
+    """True if this chip holds every batch the others sent it so far."""
+    for i in range(received.shape[0]):
+        if i != mine and received[i] < sent[i, mine]:
+            return False
+    return True
+
+
+@njit(cache=True)
 def latest(times):
     """The latest clock any chip published (0 if none)."""
     best = 0
@@ -54,21 +75,41 @@ class ChipClocks:
     def __init__(self, chips):
         self.index = {xy: i for i, xy in enumerate(sorted(chips))}
         n = max(1, len(self.index))
-        self._memory = mmap.mmap(-1, 16 * n)      # MAP_SHARED: survives fork
+        self._memory = mmap.mmap(-1, 8 * (2 * n + n * n))     # MAP_SHARED: survives fork
         words = np.frombuffer(self._memory, dtype=np.int64)
-        self.times, self.last = words[:n], words[n:]
+        self.times, self.last = words[:n], words[n:2 * n]
+        self.sent = words[2 * n:].reshape(n, n)
         self.times[:] = IDLE
 
     def of(self, xy):
         """The view one chip uses."""
-        return ChipClock(self.times, self.last, self.index[xy])
+        return ChipClock(self.times, self.last, self.index[xy], self.sent, self.index)
 
 
 class ChipClock:
     """One chip's slots, and the others' clocks as it sees them."""
 
-    def __init__(self, times, last, index):
+    def __init__(self, times, last, index, sent=None, indices=None):
         self.times, self.last, self.index = times, last, index
+        n = times.shape[0]
+        self.sent = sent if sent is not None else np.zeros((n, n), dtype=np.int64)
+        self.indices = indices or {}
+        self.received = np.zeros(n, dtype=np.int64)
+
+    def count_sent(self, xy):
+        """A batch of packets went to chip ``xy`` (before the clock that follows it)."""
+        j = self.indices.get(xy)
+        if j is not None:
+            self.sent[self.index, j] += 1
+
+    def count_received(self, xy):
+        """A batch of packets came from chip ``xy``."""
+        i = self.indices.get(xy)
+        if i is not None:
+            self.received[i] += 1
+
+    def all_received(self):
+        return bool(all_received(self.sent, self.received, self.index))
 
     def publish(self, now):
         self.times[self.index] = now

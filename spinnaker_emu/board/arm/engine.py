@@ -46,6 +46,7 @@ from ..memory import host_address
 
 WALL_SLICE = 0.005             # seconds of work before the event loop gets a turn
 PEER_WAIT_S = 0.0002           # a chip ahead of the others (clocks.py) looks again after this
+LOCKSTEP_POLLS = 200           # lockstep: quick looks at the others before the event loop's turn
 COUNTER_FLUSH_S = 0.01        # other chips' router counters go to them at most every 10 ms
 TRACE_LINES = 20000             # per core and image: a trace bounds the log it writes
 MAX_FAULTS = 4                 # exception entries without progress before the engine gives up
@@ -640,21 +641,29 @@ class ArmEngine:
                 self.chip.clock.idle()
 
     def _ahead_of_others(self):
-        """Publish this chip's clock; True if it is more than a quantum ahead of the
-        slowest other chip with running ARM cores (arm/clocks.py): it waits for them."""
+        """Publish this chip's clock; True if it must wait for the other chips with
+        running ARM cores (arm/clocks.py). Paced by the wall clock: while it is more
+        than a quantum ahead of the slowest. In lockstep (pace free): until every
+        other chip has reached this quantum's start and every batch of packets the
+        others sent it has arrived, so that the run is the same every time; the wait
+        is a short poll here before the event loop gets a turn."""
         clock = self.chip.clock
         if clock is None:
             return False
         clock.publish(self.now)
-        slowest = clock.slowest_other()
-        if slowest is None:
-            return False
-        # What the others sent so far, now rather than when the event loop next gets a
-        # turn (up to WALL_SLICE later): a spike from another chip arrives within about a
-        # quantum of being sent, as between the cores of one chip
-        if self.proc is not None:
-            self.proc.drain_fabric()
-        return self.now > slowest + self.quantum_length
+        exact = self.pacer.pace is None
+        for _ in range(LOCKSTEP_POLLS if exact else 1):
+            # What the others sent so far, now rather than when the event loop next gets
+            # a turn (up to WALL_SLICE later)
+            if self.proc is not None:
+                self.proc.drain_fabric()
+            slowest = clock.slowest_other()
+            if not exact:
+                return slowest is not None and self.now > slowest + self.quantum_length
+            if (slowest is None or slowest >= self.now) and clock.all_received():
+                return False
+            os.sched_yield()
+        return True
 
     def _catch_up(self):
         """Back from idle: nothing happened here meanwhile, so the clock moves on to where
