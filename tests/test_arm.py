@@ -705,7 +705,9 @@ def test_idle_timer_ticks_are_folded_and_busy_ones_are_not(spin3_tx):
     tx.write_word(x, y, counter, 0)
     tx.execute_flood({(x, y): [5]}, _periodic_timer_aplx(counter, True), 61, wait=False)
     tx.execute_flood({(x, y): [6]}, _periodic_timer_aplx(counter, False), 62, wait=False)
-    time.sleep(1.5)
+    deadline = time.monotonic() + 60                 # 0.6 virtual seconds, however loaded the host
+    while tx.read_word(x, y, counter) < 60000 and time.monotonic() < deadline:
+        time.sleep(0.1)
     for app in (61, 62):
         tx.send_signal(app, Signal.STOP)
     deadline = time.monotonic() + 10

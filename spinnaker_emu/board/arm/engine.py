@@ -30,13 +30,14 @@ from unicorn import unicorn_const as UCC
 
 from ...apps.aplx import parse_aplx, ACOPY, FILL, EXEC
 from ...protocol import constants as C
-from ...protocol.constants import CPUState, Signal, ShmCmd, Lock, RTECode
-from ...protocol.structs import (VCPU, vcpu_address, SDP_MSG_T, SDP_MSG_BODY, SDP_MSG_MAX_BODY)
+from ...protocol.constants import CPUState, Signal, ShmCmd, RTECode
+from ...protocol.structs import vcpu_address
 from .arch import T_BIT, VEC_UNDEF, VEC_SVC, VEC_PABT, VEC_DABT, MODE_UND, MODE_SVC, MODE_ABT
 from .cpu import ArmCpu
 from . import core_loop, cycles, fold, native, timers
 from .local_routes import LocalRoutes, ROUTED, DROPPED, RECEIVED, deliver
 from .threads import CoreThreads
+from .mailboxes import Mailboxes
 from .pacing import WallPacer, pace_from_env
 from ..router import DIAG_LOC_MC, DIAG_DUMP_MC
 from .vic import Vic
@@ -52,7 +53,6 @@ TRACE_LINES = 20000             # per core and image: a trace bounds the log it 
 MAX_FAULTS = 4                 # exception entries without progress before the engine gives up
 SIGNAL_SHM = {Signal.START, Signal.PAUSE, Signal.CONT, Signal.EXIT, Signal.TIMER,
               Signal.USR0, Signal.USR1, Signal.USR2, Signal.USR3}
-PORT_ETH = 0xFF                # SDP dest port byte of "the host, through an IP tag"
 
 
 def log(*a):
@@ -189,7 +189,10 @@ class ArmCore:
         return None if t == cycles.NEVER else t
 
     def timer_period(self):
-        """Cycles between this core's periodic timer interrupts (None: no such timer)."""
+        """Cycles between this core's periodic timer interrupts (None: no such timer, or
+        its ticks are folded)."""
+        if self.st[cycles.FOLD] == fold.FOLDED:
+            return None
         return int(timers.period(self.st)) or None
 
     def after_loop(self, why):
@@ -363,7 +366,7 @@ class ArmEngine:
         self.held = []                   # (sent, ArmKernel, keys, payloads) from another chip's future
         self.cores_changed = True        # cores started, stopped, halted (see _running)
         self.now = 0
-        self.monitor_irq = False
+        self.mailboxes = Mailboxes(self)         # SC&MP's side of the cores' mailboxes
         self.quantum_length = core_loop.QUANTUM_MIN
         self.task = None
         self._wake = None
@@ -449,88 +452,19 @@ class ArmEngine:
 
     def post(self, arm, cmd, data):
         """Put a mailbox command (a signal or an SDP message) for ``arm``; it waits
-        if the core has not yet taken the previous one."""
-        arm.mailbox.append((cmd, data))
+        if the core has not yet taken the previous one (mailboxes.py)."""
         if arm.trace_left and cmd == ShmCmd.MSG:
             arm.trace("SDP message for the core (%d bytes)" % len(data))
-        self._flush_mailbox(arm)
+        self.mailboxes.post(arm, cmd, data)
         self.wake()
-
-    def _flush_mailbox(self, arm):
-        core = arm.core
-        while arm.mailbox and core._vget("mbox_ap_cmd") == ShmCmd.IDLE:
-            cmd, data = arm.mailbox[0]
-            if cmd == ShmCmd.MSG:
-                if self.sysctl.lock_held(Lock.MSG):
-                    return
-                addr = self._shm_get()
-                if not addr:
-                    return                      # every buffer in use: try after the next quantum
-                body = data[:SDP_MSG_MAX_BODY]
-                self.memory.write(addr, SDP_MSG_T.pack(0, len(body), 0) + body)
-                data = addr
-            arm.mailbox.pop(0)
-            core._vset("mbox_ap_msg", data)
-            core._vset("mbox_ap_cmd", int(cmd))
-            self.sysctl.raise_irq(1 << arm.p)
-
-    def _shm_get(self):
-        free, count, top = self.chip.sv_get("shm_root")
-        if not free:
-            return 0
-        nxt = self.memory.read_word(free)
-        count += 1
-        self.chip.sv_set("shm_root", (nxt, count & 0xFFFF, max(top, count) & 0xFFFF))
-        return free
-
-    def _shm_free(self, addr):
-        free, count, top = self.chip.sv_get("shm_root")
-        self.memory.write_word(addr, free)
-        self.chip.sv_set("shm_root", (addr, max(0, count - 1), top))
 
     def _on_irq(self, mask):
         if mask & 1 << C.MONITOR_CPU:
-            self.monitor_irq = True
+            self.mailboxes.monitor_pending = True
         for p, arm in self.cores.items():
             if mask >> p & 1:
                 arm.mark_dirty()
         self.wake()
-
-    def _service_monitor(self):
-        """SC&MP's CPU_INT handler: take the messages cores left in their mailboxes."""
-        self.monitor_irq = False
-        self.sysctl.irq &= ~(1 << C.MONITOR_CPU)
-        if self.sysctl.lock_held(Lock.MBOX) or self.sysctl.lock_held(Lock.MSG):
-            self.monitor_irq = True             # a core is inside its critical section
-            return
-        flags = self.chip.sv_get("mbox_flags")
-        for v in range(1, C.N_CORES):
-            if not flags >> v & 1:
-                continue
-            base = vcpu_address(v) - C.SYSRAM_BASE
-            cmd = self.memory.sysram[base + VCPU["mbox_mp_cmd"].offset]
-            if cmd == ShmCmd.MSG:
-                addr = struct.unpack_from("<I", self.memory.sysram, base + VCPU["mbox_mp_msg"].offset)[0]
-                _nxt, length, _ck = SDP_MSG_T.unpack(self.memory.read(addr, SDP_MSG_T.size))
-                sdp = self.memory.read(addr + SDP_MSG_BODY, min(length, SDP_MSG_MAX_BODY))
-                self._shm_free(addr)
-                self._route_sdp(sdp)
-            self.memory.sysram[base + VCPU["mbox_mp_cmd"].offset] = ShmCmd.IDLE
-            flags &= ~(1 << v)
-        self.chip.sv_set("mbox_flags", flags)
-
-    def _route_sdp(self, sdp):
-        if len(sdp) < 8 or self.proc is None:
-            return
-        dest_port, dest_addr = sdp[2], int.from_bytes(sdp[4:6], "little")
-        if dest_port == PORT_ETH:
-            self.proc.send_to_host(bytes(sdp))
-            return
-        xy = (dest_addr >> 8, dest_addr & 0xFF)
-        if xy == self.chip.xy:
-            self.proc.deliver_raw_sdp(bytes(sdp))
-        elif xy in self.chip.machine.links:
-            self.proc.send(xy, "sdp_in", bytes(sdp))
 
     # ------------------------------------------------------------ packets
     def _release_held(self):
@@ -603,7 +537,7 @@ class ArmEngine:
             self.task = loop.create_task(self._loop())
 
     def has_work(self):
-        if self.monitor_irq or self.outbox or self.held:
+        if self.mailboxes.monitor_pending or self.outbox or self.held:
             return True
         for arm in self.cores.values():
             if arm.halted:
@@ -718,7 +652,7 @@ class ArmEngine:
         (threads.py), Python only where a core needs it."""
         order = self._running()
         self.stats["quanta"] += 1
-        busy = self.monitor_irq or bool(self.held) or any(a.mailbox for a in order)
+        busy = self.mailboxes.monitor_pending or bool(self.held) or any(a.mailbox for a in order)
         self.now, self.quantum_length = core_loop.plan_quantum(self.states, self.now, busy)
         if self.held:
             self._release_held()
@@ -755,12 +689,12 @@ class ArmEngine:
             if t - self.last_flush > COUNTER_FLUSH_S:
                 self.last_flush = t
                 sched.flush_counters()       # other routers' counters for packets sent here
-        if self.monitor_irq:
-            self._service_monitor()
+        if self.mailboxes.monitor_pending:
+            self.mailboxes.service()
         if busy:
             for arm in order:
                 if arm.mailbox:
-                    self._flush_mailbox(arm)
+                    self.mailboxes.flush(arm)
 
     def _run_share(self, order, uchs, states, targets, counts, horizon, i, why):
         """Run cores ``order`` (arrays ``uchs``, ``states``) to ``horizon`` from index
