@@ -53,10 +53,21 @@ def cmd_down(args):
     return 0
 
 
+def _no_board(ip, why=None):
+    """The one line for an address where no board is (status, boot): exit status 1."""
+    if why is None:                          # a loopback address is one `up` can serve
+        why = (" (`spinnaker-emu up --ip %s` starts one)" % ip
+               if ipaddress.ip_address(ip).is_loopback else " (its SCP port is closed)")
+    print("spinnaker-emu: no board at %s%s" % (ip, why), file=sys.stderr)
+    return 1
+
+
 def cmd_boot(args):
-    from .host.scp import boot_board, SCPTimeout
+    from .host.scp import boot_board, SCPTimeout, NoBoard
     try:
         ver = boot_board(args.ip, args.version)
+    except NoBoard:
+        return _no_board(args.ip)
     except SCPTimeout as e:
         print("spinnaker-emu: %s" % e, file=sys.stderr)
         return 1
@@ -69,12 +80,14 @@ def cmd_status(args):
     with -v one line per busy core (state, app id, app name, and for a core in RTE
     its rt_code and the registers SARK saved)."""
     from .board.launcher import running_boards
-    from .host.scp import SCPConnection, SCPTimeout
+    from .host.scp import SCPConnection, SCPTimeout, NoBoard, nothing_listens
     boards = running_boards()
     known = True
     if args.ip:
         mine = [(ip, info) for ip, info in boards if ip == args.ip]
         known = bool(mine)
+        if not known and nothing_listens(args.ip):
+            return _no_board(args.ip)
         boards = mine or [(args.ip, {})]
     if not boards:
         print("no boards running")
@@ -84,11 +97,10 @@ def cmd_status(args):
         try:
             try:
                 ver = conn.version()
-            except SCPTimeout:
-                if not known:
-                    print("spinnaker-emu: no board started here on %s, and nothing answers SCP there"
-                          % ip, file=sys.stderr)
-                    return 1
+            except SCPTimeout as e:
+                if not known:       # silence from another machine may be an unbooted board
+                    return _no_board(ip, None if isinstance(e, NoBoard) else
+                                     ": nothing answers SCP there (a board answers once booted)")
                 ver = None
             if known:
                 print("board %s: SpiNN-%s, %s chips, supervisor pid %s" % (

@@ -1,6 +1,8 @@
 """The ``spinnaker-emu`` command: ``status -v`` on a real board with a core in RTE
 (rig's test.aplx, a SARK 3 binary, refuses SC&MP 4.0.0 with RTE_VER; see
 tests/test_arm.py), and user mistakes as one line on stderr, not a traceback."""
+import time
+
 import pytest
 
 import arm_binaries as AB
@@ -51,11 +53,20 @@ def test_a_usage_mistake_is_one_line(argv, capsys):
     assert err.count("\n") == 1 and err.startswith("spinnaker-emu") and "Traceback" not in err
 
 
+@pytest.mark.parametrize("command", ["status", "boot"])
+def test_no_board_at_an_address_is_said_at_once(command, capsys):
+    ip = fresh_ip()                                     # nothing runs there
+    t0 = time.monotonic()
+    assert cli.main([command, "--ip", ip]) == 1
+    assert time.monotonic() - t0 < 2.0                  # boot used to wait 20 s
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == "spinnaker-emu: no board at %s (`spinnaker-emu up --ip %s` starts one)\n" % (
+        ip, ip)
+
+
 def test_failures_are_one_line(tmp_path, capsys):
     ip = fresh_ip()                                     # nothing runs there
-    assert cli.main(["status", "--ip", ip]) == 1
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and ip in err
 
     missing = str(tmp_path / "none.toml")
     assert cli.main(["up", "--ip", ip, "--machine", missing]) == 1
