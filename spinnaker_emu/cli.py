@@ -2,7 +2,7 @@
 
     spinnaker-emu up [--version 5|3] [--ip 127.0.1.1] [--machine FILE] [--boot]
     spinnaker-emu status [--ip 127.0.1.1] [-v]
-    spinnaker-emu down [--ip 127.0.1.1]
+    spinnaker-emu down [--ip 127.0.1.1]          # no --ip: the boards `up` started
     spinnaker-emu boot [--ip 127.0.1.1]
     spinnaker-emu demo [--version 5|3]
     spinnaker-emu spalloc serve [--config host/spalloc.toml] [--port 22244]
@@ -42,15 +42,43 @@ def cmd_up(args):
 
 
 def cmd_down(args):
+    """With --ip: that board. Without: the boards `up` started; a board that watches a
+    live process (a script's own board, a test's, an allocator's) stays: that process
+    stops it when it ends, and may be using it now."""
     from .board.launcher import running_boards, stop_board
-    ips = [args.ip] if args.ip else [ip for ip, _info in running_boards()]
-    stopped = [ip for ip in ips if stop_board(ip)]
-    for ip in stopped:
-        print("board %s stopped" % ip)
-    if args.ip and not stopped:
-        print("spinnaker-emu: no board running on %s" % args.ip, file=sys.stderr)
-        return 1
+    if args.ip:
+        if not stop_board(args.ip):
+            print("spinnaker-emu: no board running on %s" % args.ip, file=sys.stderr)
+            return 1
+        print("board %s stopped" % args.ip)
+        return 0
+    boards = running_boards()
+    if not boards:
+        print("no boards running")
+    for ip, info in boards:
+        owner = _owner(info)
+        if owner:
+            print("board %s left running: %s uses it and stops it when it ends "
+                  "(`spinnaker-emu down --ip %s` stops it now)" % (ip, owner, ip))
+        elif stop_board(ip):
+            print("board %s stopped" % ip)
     return 0
+
+
+def _owner(info):
+    """The live process a board watches, as "pid N (its command line)", or None."""
+    from .board.pidfile import pid_alive
+    pid = info.get("watch_pid")
+    if not pid or not pid_alive(pid):
+        return None
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            argv = f.read().rstrip(b"\0").split(b"\0")
+    except OSError:
+        return "pid %d" % pid
+    words = [os.path.basename(argv[0].decode(errors="replace"))]
+    words += [a.decode(errors="replace") for a in argv[1:4]]
+    return "pid %d (%s)" % (pid, " ".join(words))
 
 
 def _no_board(ip, why=None):
@@ -223,7 +251,7 @@ def main(argv=None):
     p.add_argument("--boot", action="store_true", help="also boot it with our own boot image")
     p.set_defaults(func=cmd_up)
 
-    p = sub.add_parser("down", help="stop emulated boards (all when no --ip)")
+    p = sub.add_parser("down", help="stop emulated boards (those `up` started when no --ip)")
     p.add_argument("--ip", type=_ipv4)
     p.set_defaults(func=cmd_down)
 

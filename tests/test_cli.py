@@ -1,6 +1,7 @@
 """The ``spinnaker-emu`` command: ``status -v`` on a real board with a core in RTE
 (rig's test.aplx, a SARK 3 binary, refuses SC&MP 4.0.0 with RTE_VER; see
 tests/test_arm.py), and user mistakes as one line on stderr, not a traceback."""
+import os
 import time
 
 import pytest
@@ -8,6 +9,9 @@ import pytest
 import arm_binaries as AB
 from conftest import fresh_ip
 from spinnaker_emu import cli
+from spinnaker_emu.board.launcher import stop_board
+from spinnaker_emu.board.pidfile import pid_alive, read_pid_file
+from spinnaker_emu.host.scp import nothing_listens
 from spinnaker_emu.host.transceiver import Transceiver
 from spinnaker_emu.protocol.constants import CPUState, RTECode
 
@@ -79,3 +83,34 @@ def test_failures_are_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(bad) in err
     assert cli.main(["down", "--ip", ip]) == 1          # nothing was started
+
+
+def test_bare_down_stops_only_the_boards_up_started(make_board, tmp_path, monkeypatch, capsys):
+    """A script's board (here: a test's, which watches this process as the runner's
+    does) stays up; `down --ip` still stops it. Its own run directory: the machine's
+    other boards are no business of this test."""
+    monkeypatch.setenv("SPINNAKER_EMU_RUN_DIR", str(tmp_path))
+    assert cli.main(["down"]) == 0
+    assert capsys.readouterr().out == "no boards running\n"
+
+    script_board = make_board(boot=False)
+    up_ip = fresh_ip()
+    assert cli.main(["up", "--ip", up_ip]) == 0
+    up_pid = read_pid_file(up_ip)["pid"]
+    try:
+        capsys.readouterr()
+        assert cli.main(["down"]) == 0
+        out = capsys.readouterr().out.splitlines()
+        left = "board %s left running: pid %d (" % (script_board.ip, os.getpid())
+        assert sorted(line[:len(left)] if line.startswith(left) else line for line in out) == \
+            sorted([left, "board %s stopped" % up_ip]), out
+        assert not pid_alive(up_pid)
+        assert script_board.handle.alive() and not nothing_listens(script_board.ip)
+
+        assert cli.main(["down", "--ip", script_board.ip]) == 0
+        assert capsys.readouterr().out == "board %s stopped\n" % script_board.ip
+        assert not script_board.handle.alive()
+        assert cli.main(["down"]) == 0
+        assert capsys.readouterr().out == "no boards running\n"
+    finally:
+        stop_board(up_ip)
