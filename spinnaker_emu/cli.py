@@ -7,7 +7,7 @@
     spinnaker-emu demo [--version 5|3]
     spinnaker-emu spalloc serve [--config host/spalloc.toml] [--port 22244]
     spinnaker-emu view [--ip ADDR | --spalloc-job ID] [--port 8080]
-    spinnaker-emu run [--view] SCRIPT.py [args]
+    spinnaker-emu run [--view] [--debug] SCRIPT.py [args]
 """
 import argparse
 import ipaddress
@@ -287,8 +287,12 @@ def main(argv=None):
                    help="open the live view (spinnaker-emu view) of the script's machine")
     p.add_argument("--view-port", type=int, default=8080, help="its HTTP port (default 8080, "
                    "else any free one)")
-    p.add_argument("script")
-    p.add_argument("script_args", nargs=argparse.REMAINDER)
+    p.add_argument("--debug", action="store_true",
+                   help="show the traceback of a script that fails")
+    p.add_argument("script", help="a PyNN script (import spinnaker_emu.pynn as sim)")
+    # The script's own arguments may be none: argparse would name them as missing too.
+    p.add_argument("script_args", nargs=argparse.REMAINDER, metavar="...",
+                   help="arguments for the script").required = False
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("view", help="serve a live view of a machine in the browser")
