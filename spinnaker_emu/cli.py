@@ -304,7 +304,9 @@ def main(argv=None):
     if args.command not in BOARD_COMMANDS:
         return args.func(args) or 0
     try:
-        return args.func(args) or 0
+        rc = args.func(args) or 0
+        sys.stdout.flush()                  # a reader that left shows here, not at exit
+        return rc
     except BrokenPipeError:                 # `spinnaker-emu status | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1

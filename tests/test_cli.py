@@ -262,3 +262,24 @@ def test_run_without_a_script_names_what_is_missing(capsys):
     assert e.value.code == 2
     assert capsys.readouterr().err == ("spinnaker-emu run: error: the following arguments "
                                        "are required: script (see spinnaker-emu run -h)\n")
+
+
+def test_status_into_a_pipe_closed_early_says_nothing(make_board):
+    """`spinnaker-emu status | head`: the reader is gone before status writes (stdout to a
+    pipe is block-buffered, so before this fix the write at exit raised BrokenPipeError)."""
+    b = make_board()
+    env = dict(os.environ)
+    env.pop("PYTHONUNBUFFERED", None)
+    p = subprocess.Popen([sys.executable, "-m", "spinnaker_emu.cli", "status", "--ip", b.ip],
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdout.close()
+    assert p.wait(timeout=60) == 1
+    assert p.stderr.read() == b""
+    p.stderr.close()
+
+    p = subprocess.run([sys.executable, "-m", "spinnaker_emu.cli", "status", "--ip", b.ip],
+                       env=env, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and p.stderr == ""
+    assert p.stdout.splitlines()[:2] == [
+        "board %s: SpiNN-5, 48 chips, supervisor pid %d" % (b.ip, b.handle.pid),
+        "  SC&MP/SpiNNaker 4.0.0, root chip (0,0)"]
