@@ -112,7 +112,8 @@ def cmd_status(args):
     boards = running_boards()
     known = True
     if args.ip:
-        mine = [(ip, info) for ip, info in boards if ip == args.ip]
+        # A board of a machine started here: that machine (its first board answers for all)
+        mine = [(ip, info) for ip, info in boards if args.ip in info.get("ips", [ip])]
         known = bool(mine)
         if not known and nothing_listens(args.ip):
             return _no_board(args.ip)

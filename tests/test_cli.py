@@ -12,7 +12,7 @@ import pytest
 import arm_binaries as AB
 from conftest import fresh_ip
 from spinnaker_emu import cli
-from spinnaker_emu.board.launcher import running_boards, stop_board
+from spinnaker_emu.board.launcher import running_boards, start_board, stop_board
 from spinnaker_emu.board.pidfile import pid_alive, read_pid_file
 from spinnaker_emu.host.scp import nothing_listens
 from spinnaker_emu.host.transceiver import Transceiver
@@ -70,6 +70,23 @@ def test_no_board_at_an_address_is_said_at_once(command, capsys):
     assert out == ""
     assert err == "spinnaker-emu: no board at %s (`spinnaker-emu up --ip %s` starts one)\n" % (
         ip, ip)
+
+
+def test_status_of_the_second_board_of_a_machine_shows_that_machine(tmp_path, capsys):
+    """The second board of an unbooted triad answers no SCP; it is still a board (it
+    used to be "no board at" it)."""
+    ips = [fresh_ip() for _ in range(3)]
+    path = tmp_path / "triad.toml"
+    path.write_text('version = 5\ntriads = [1, 1]\n[boards]\n"0,0,0" = "%s"\n"0,0,1" = "%s"\n'
+                    '"0,0,2" = "%s"\n' % tuple(ips))
+    h = start_board(ips[0], 5, machine_file=str(path))
+    try:
+        assert cli.main(["status", "--ip", ips[1]]) == 0
+        assert capsys.readouterr().out.splitlines() == [
+            "board %s: SpiNN-5, 144 chips, supervisor pid %d" % (ips[0], h.pid),
+            "  not booted (SCP is ignored until boot)"]
+    finally:
+        h.stop()
 
 
 def test_failures_are_one_line(tmp_path, capsys):
