@@ -2,12 +2,12 @@
 
     spinnaker-emu up [--version 5|3] [--ip 127.0.1.1] [--machine FILE] [--boot]
     spinnaker-emu status [--ip 127.0.1.1] [-v]
-    spinnaker-emu down [--ip 127.0.1.1]
+    spinnaker-emu down [--ip 127.0.1.1]          # no --ip: the boards `up` started
     spinnaker-emu boot [--ip 127.0.1.1]
     spinnaker-emu demo [--version 5|3]
     spinnaker-emu spalloc serve [--config host/spalloc.toml] [--port 22244]
     spinnaker-emu view [--ip ADDR | --spalloc-job ID] [--port 8080]
-    spinnaker-emu run [--view] SCRIPT.py [args]
+    spinnaker-emu run [--view] [--debug] SCRIPT.py [args]
 """
 import argparse
 import ipaddress
@@ -42,21 +42,60 @@ def cmd_up(args):
 
 
 def cmd_down(args):
+    """With --ip: that board. Without: the boards `up` started; a board that watches a
+    live process (a script's own board, a test's, an allocator's) stays: that process
+    stops it when it ends, and may be using it now."""
     from .board.launcher import running_boards, stop_board
-    ips = [args.ip] if args.ip else [ip for ip, _info in running_boards()]
-    stopped = [ip for ip in ips if stop_board(ip)]
-    for ip in stopped:
-        print("board %s stopped" % ip)
-    if args.ip and not stopped:
-        print("spinnaker-emu: no board running on %s" % args.ip, file=sys.stderr)
-        return 1
+    if args.ip:
+        if not stop_board(args.ip):
+            print("spinnaker-emu: no board running on %s" % args.ip, file=sys.stderr)
+            return 1
+        print("board %s stopped" % args.ip)
+        return 0
+    boards = running_boards()
+    if not boards:
+        print("no boards running")
+    for ip, info in boards:
+        owner = _owner(info)
+        if owner:
+            print("board %s left running: %s uses it and stops it when it ends "
+                  "(`spinnaker-emu down --ip %s` stops it now)" % (ip, owner, ip))
+        elif stop_board(ip):
+            print("board %s stopped" % ip)
     return 0
 
 
+def _owner(info):
+    """The live process a board watches, as "pid N (its command line)", or None."""
+    from .board.pidfile import pid_alive
+    pid = info.get("watch_pid")
+    if not pid or not pid_alive(pid):
+        return None
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            argv = f.read().rstrip(b"\0").split(b"\0")
+    except OSError:
+        return "pid %d" % pid
+    words = [os.path.basename(argv[0].decode(errors="replace"))]
+    words += [a.decode(errors="replace") for a in argv[1:4]]
+    return "pid %d (%s)" % (pid, " ".join(words))
+
+
+def _no_board(ip, why=None):
+    """The one line for an address where no board is (status, boot): exit status 1."""
+    if why is None:                          # a loopback address is one `up` can serve
+        why = (" (`spinnaker-emu up --ip %s` starts one)" % ip
+               if ipaddress.ip_address(ip).is_loopback else " (its SCP port is closed)")
+    print("spinnaker-emu: no board at %s%s" % (ip, why), file=sys.stderr)
+    return 1
+
+
 def cmd_boot(args):
-    from .host.scp import boot_board, SCPTimeout
+    from .host.scp import boot_board, SCPTimeout, NoBoard
     try:
         ver = boot_board(args.ip, args.version)
+    except NoBoard:
+        return _no_board(args.ip)
     except SCPTimeout as e:
         print("spinnaker-emu: %s" % e, file=sys.stderr)
         return 1
@@ -69,12 +108,15 @@ def cmd_status(args):
     with -v one line per busy core (state, app id, app name, and for a core in RTE
     its rt_code and the registers SARK saved)."""
     from .board.launcher import running_boards
-    from .host.scp import SCPConnection, SCPTimeout
+    from .host.scp import SCPConnection, SCPTimeout, NoBoard, nothing_listens
     boards = running_boards()
     known = True
     if args.ip:
-        mine = [(ip, info) for ip, info in boards if ip == args.ip]
+        # A board of a machine started here: that machine (its first board answers for all)
+        mine = [(ip, info) for ip, info in boards if args.ip in info.get("ips", [ip])]
         known = bool(mine)
+        if not known and nothing_listens(args.ip):
+            return _no_board(args.ip)
         boards = mine or [(args.ip, {})]
     if not boards:
         print("no boards running")
@@ -84,11 +126,10 @@ def cmd_status(args):
         try:
             try:
                 ver = conn.version()
-            except SCPTimeout:
-                if not known:
-                    print("spinnaker-emu: no board started here on %s, and nothing answers SCP there"
-                          % ip, file=sys.stderr)
-                    return 1
+            except SCPTimeout as e:
+                if not known:       # silence from another machine may be an unbooted board
+                    return _no_board(ip, None if isinstance(e, NoBoard) else
+                                     ": nothing answers SCP there (a board answers once booted)")
                 ver = None
             if known:
                 print("board %s: SpiNN-%s, %s chips, supervisor pid %s" % (
@@ -211,7 +252,7 @@ def main(argv=None):
     p.add_argument("--boot", action="store_true", help="also boot it with our own boot image")
     p.set_defaults(func=cmd_up)
 
-    p = sub.add_parser("down", help="stop emulated boards (all when no --ip)")
+    p = sub.add_parser("down", help="stop emulated boards (those `up` started when no --ip)")
     p.add_argument("--ip", type=_ipv4)
     p.set_defaults(func=cmd_down)
 
@@ -247,8 +288,12 @@ def main(argv=None):
                    help="open the live view (spinnaker-emu view) of the script's machine")
     p.add_argument("--view-port", type=int, default=8080, help="its HTTP port (default 8080, "
                    "else any free one)")
-    p.add_argument("script")
-    p.add_argument("script_args", nargs=argparse.REMAINDER)
+    p.add_argument("--debug", action="store_true",
+                   help="show the traceback of a script that fails")
+    p.add_argument("script", help="a PyNN script (import spinnaker_emu.pynn as sim)")
+    # The script's own arguments may be none: argparse would name them as missing too.
+    p.add_argument("script_args", nargs=argparse.REMAINDER, metavar="...",
+                   help="arguments for the script").required = False
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("view", help="serve a live view of a machine in the browser")
@@ -260,7 +305,9 @@ def main(argv=None):
     if args.command not in BOARD_COMMANDS:
         return args.func(args) or 0
     try:
-        return args.func(args) or 0
+        rc = args.func(args) or 0
+        sys.stdout.flush()                  # a reader that left shows here, not at exit
+        return rc
     except BrokenPipeError:                 # `spinnaker-emu status | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1

@@ -1,5 +1,7 @@
 """PyNN backend plumbing that needs no board: building projections, connection lists,
 proj.get, parameters, the recording store -> neo, cfg, limits."""
+import re
+
 import numpy as np
 import pytest
 
@@ -120,6 +122,27 @@ def test_cfg_file(tmp_path, monkeypatch):
     assert c.get_int("Machine", "version") == 3
     assert config.load(version=5).get_int("Machine", "version") == 5
     assert c.get("Machine", "spalloc_server") is None
+
+
+def test_cfg_errors_name_the_file_and_the_key(tmp_path, monkeypatch):
+    from spinnaker_emu.pynn import config
+    cfg = tmp_path / "emu.cfg"
+    monkeypatch.setenv("SPINNAKER_EMU_CFG", str(cfg))
+    cfg.write_text("[Machine]\nversion = five\n[Reports]\nreports_enabled = maybe\n")
+    c = config.load()
+    with pytest.raises(config.ConfigError, match=r"^%s: \[Machine\] version = five is not a "
+                       r"whole number$" % re.escape(str(cfg))):
+        c.get_int("Machine", "version")
+    with pytest.raises(config.ConfigError, match=r"\[Reports\] reports_enabled = maybe is not "
+                       r"True or False$"):
+        c.get_bool("Reports", "reports_enabled")
+    with pytest.raises(config.ConfigError, match=r"^setup\(version=\.\.\.\): \[Machine\] "
+                       r"version = x is not"):
+        config.load(version="x").get_int("Machine", "version")
+    cfg.write_text("[Machine]\nversion\n")
+    with pytest.raises(config.ConfigError, match=r"^%s line 2: 'version' is not key = value$"
+                       % re.escape(str(cfg))):
+        config.load()
 
 
 def test_min_delay_auto_is_the_networks_shortest_delay():

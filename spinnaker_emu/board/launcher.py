@@ -13,7 +13,7 @@ import sys
 import time
 
 from . import fabric
-from .supervisor import read_pid_file, pid_alive, pid_file
+from .pidfile import read_pid_file, pid_alive, pid_file
 
 START_TIMEOUT = 60.0
 

@@ -26,6 +26,7 @@ from . import fabric
 from .arm import cycles
 from .arm.clocks import ChipClocks
 from .boards import load_machine, triad_boards
+from .pidfile import pid_file, read_pid_file, pid_alive
 from .process import ChipProcess
 
 PR_SET_PDEATHSIG = 1
@@ -48,32 +49,6 @@ def bind_udp(ip, port):
     s.bind((ip, port))
     s.setblocking(False)
     return s
-
-
-def pid_file(ip):
-    return os.path.join(fabric.board_dir(ip), "board.json")
-
-
-def read_pid_file(ip):
-    try:
-        with open(pid_file(ip)) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
-
-
-def pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
 
 
 class Supervisor:
@@ -156,6 +131,7 @@ class Supervisor:
     def write_pid_file(self):
         info = {"pid": os.getpid(), "ips": self.ips, "ip": self.ips[0], "version": self.version,
                 "chips": len(self.machine.chips), "started": time.time(),
+                "watch_pid": self.watch_pid,      # None: started detached (`spinnaker-emu up`)
                 "chip_pids": {"%d,%d" % xy: pid for pid, xy in self.children.items()}}
         for ip in self.ips:
             os.makedirs(fabric.board_dir(ip), exist_ok=True)

@@ -35,6 +35,31 @@ class SCPTimeout(IOError):
     pass
 
 
+class NoBoard(SCPTimeout):
+    """Nothing listens for SCP at the address, not even an unbooted board (which holds
+    the port but answers nothing): the port is free here, or the host refused the
+    datagram (ICMP port unreachable)."""
+
+    def __init__(self, host):
+        super().__init__("no board at %s" % host)
+        self.host = host
+
+
+def nothing_listens(host, port=C.SCP_PORT):
+    """True when this machine can tell at once that no board is at ``host``: the address
+    is one of its own and nobody holds the SCP port (an emulated board holds it from
+    start to stop, booted or not). False when the port is held or the address is another
+    machine's: a real board answers nothing before it is booted, so only waiting tells."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.bind((host, port))
+    except OSError:              # held, not an address of ours, or not an address at all
+        return False
+    finally:
+        s.close()
+    return True
+
+
 def make_boot_image(version=5, scamp_version=C.DEFAULT_SCAMP_VERSION, **sv):
     """Our own boot image: the boot-time sv_t values at byte 384 and the SC&MP
     version string. An emulated board takes exactly these from a real image."""
@@ -102,7 +127,7 @@ class SCPConnection:
                 except socket.timeout:
                     break
                 except ConnectionRefusedError:
-                    raise SCPTimeout("%s: connection refused (no board listening)" % self.host)
+                    raise NoBoard(self.host)
                 if rseq != seq:
                     continue
                 if rc in RETRY_CODES and not (cmd == CMD.COUNT and rc == RC.P2P_NOREPLY):
@@ -204,7 +229,7 @@ class SCPConnection:
                         v[2], v[3] = now + timeout, v[3] + 1
                 continue
             except ConnectionRefusedError:
-                raise SCPTimeout("%s: connection refused (no board listening)" % self.host)
+                raise NoBoard(self.host)
             v = inflight.get(seq)
             if v is None:
                 continue                 # a late duplicate of a reply we already have
@@ -297,10 +322,14 @@ def boot_board(host, version=5, scamp_version=C.DEFAULT_SCAMP_VERSION, timeout=2
     def booted(conn):
         try:
             ver = conn.version()
-        except SCPTimeout:
+        except NoBoard:
+            raise
+        except SCPTimeout:                                  # unbooted: silent
             return None
         return ver if ver["p2p"] != 0xFFFF else None      # 0xFFFF: still in netinit
 
+    if nothing_listens(host):       # no need to wait `timeout` s to know
+        raise NoBoard(host)
     with SCPConnection(host, timeout=0.2, retries=1) as conn:
         ver = booted(conn)
         if ver:

@@ -42,14 +42,28 @@ def config_paths():
     return [os.path.expanduser("~/.spinnaker_emu.cfg"), os.path.join(os.getcwd(), "spinnaker_emu.cfg")]
 
 
+BOOLEANS = {"1": True, "true": True, "yes": True, "on": True,
+            "0": False, "false": False, "no": False, "off": False}
+
+
+class ConfigError(ValueError):
+    """A cfg file that cannot be read, or a value that is not what its key takes; the
+    message names the file (or setup()) and the key."""
+
+
 class Config:
     def __init__(self, overrides=None):
         self._cp = configparser.ConfigParser()
         self._cp.read_dict(DEFAULTS)
-        self.files = self._cp.read(config_paths())
+        try:
+            self.files = self._cp.read(config_paths())
+        except configparser.Error as e:
+            raise ConfigError(_parse_error_text(e)) from None
+        self._overridden = set()
         for (section, key), value in (overrides or {}).items():
             if value is not None:
                 self._cp.set(section, key, str(value))
+                self._overridden.add((section, key))
 
     def get(self, section, key):
         value = self._cp.get(section, key, fallback=None)
@@ -58,16 +72,49 @@ class Config:
         return value.strip()
 
     def get_int(self, section, key):
-        v = self.get(section, key)
-        return None if v is None else int(v)
+        return self._typed(section, key, int, "a whole number")
 
     def get_float(self, section, key):
-        v = self.get(section, key)
-        return None if v is None else float(v)
+        return self._typed(section, key, float, "a number")
 
     def get_bool(self, section, key):
+        return bool(self._typed(section, key, lambda v: BOOLEANS[v.lower()], "True or False"))
+
+    def _typed(self, section, key, convert, what):
         v = self.get(section, key)
-        return v is not None and v.lower() in ("1", "true", "yes", "on")
+        try:
+            return None if v is None else convert(v)
+        except (ValueError, KeyError):
+            raise self.error(section, key, "is not %s" % what) from None
+
+    def error(self, section, key, problem):
+        """ConfigError "<where>: [section] key = value <problem>"."""
+        return ConfigError("%s: [%s] %s = %s %s" % (self.source(section, key), section, key,
+                                                     self._cp.get(section, key), problem))
+
+    def source(self, section, key):
+        """Where [section] key's value comes from: setup(), the last file that sets it,
+        or the defaults."""
+        if (section, key) in self._overridden:
+            return "setup(%s=...)" % key
+        for path in reversed(self.files):
+            cp = configparser.ConfigParser()
+            cp.read(path)
+            if cp.has_option(section, key):
+                return path
+        return "the defaults"
+
+
+def _parse_error_text(e):
+    """A configparser error as one line naming the file and line."""
+    if isinstance(e, configparser.MissingSectionHeaderError):
+        return "%s line %d: %r comes before any [section] header" % (e.source, e.lineno,
+                                                                     e.line.strip())
+    if isinstance(e, configparser.ParsingError) and e.errors:
+        lineno, line = e.errors[0]              # the line as repr() gives it
+        return "%s line %d: %s is not key = value" % (e.source, lineno,
+                                                       line.replace("\\n", ""))
+    return " ".join(str(e).split())
 
 
 def load(**overrides):

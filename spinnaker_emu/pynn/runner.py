@@ -224,9 +224,12 @@ class Runner:
         if self.tx is not None:
             return
         from ..host.transceiver import Transceiver
+        from ..host.scp import NoBoard
         with self._timed("machine"):
-            host = self.cfg.get("Machine", "machine_name")
+            named = host = self.cfg.get("Machine", "machine_name")
             version = self.cfg.get_int("Machine", "version") or 5
+            if version not in (3, 5):
+                raise self.cfg.error("Machine", "version", "is not 3 (SpiNN-3) or 5 (SpiNN-5)")
             if host is None and self.cfg.get("Machine", "spalloc_server"):
                 host, version = self._spalloc_board()
             if host is None:
@@ -235,8 +238,15 @@ class Runner:
                 self.board = start_board(ip, version, detach=False)
                 host = ip
             progress = self.cfg.get_bool("Reports", "progress_bars")
-            self.tx = Transceiver(host, version=version, boot=True,
-                                  progress=None if progress else False)
+            try:
+                self.tx = Transceiver(host, version=version, boot=True,
+                                      progress=None if progress else False)
+            except NoBoard:
+                if named is None:          # our own or the allocator's board went away
+                    raise
+                raise self.cfg.error("Machine", "machine_name", "names no board (start one with "
+                                     "`spinnaker-emu up --ip %s`, or leave machine_name out and "
+                                     "the script gets a board of its own)" % host) from None
             self.host = host
         for listener in machine_listeners:        # e.g. `spinnaker-emu run --view`
             listener(host, version)
@@ -247,7 +257,11 @@ class Runner:
         owner = self.cfg.get("Machine", "spalloc_user") or "spinnaker_emu"
         from ..spalloc import client as spc
         # One board is enough for what the mapper places today (it fills chips of one board).
-        job = spc.create_job(server, port, 1, owner=owner)
+        try:
+            job = spc.create_job(server, port, 1, owner=owner)
+        except OSError as e:               # refused, unknown host: the cfg's address is wrong
+            raise self.cfg.error("Machine", "spalloc_server", "(port %d): no allocator answers "
+                                 "(%s)" % (port, e.strerror or e)) from None
         self._spalloc_job = job
         try:
             job.wait_until_ready(timeout=120)
