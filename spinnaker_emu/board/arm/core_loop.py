@@ -33,6 +33,8 @@ from unicorn.arm_const import UC_ARM_REG_PC
 # signals are exchanged between quanta. Each quantum costs a little Python per chip, so a
 # 1 ms tick runs in 8 quanta rather than 50.
 QUANTUM_MIN, QUANTUM_MAX, QUANTA_PER_TICK = 4000, 50000, 8
+# Within a quantum the cores run in ROUNDS rounds of at least ROUND_MIN cycles (run_cores)
+ROUNDS, ROUND_MIN, MAX_ROUNDS = 4, 2000, 64
 
 # Why run_core returned: the core reached the horizon (or sleeps past it); it faulted
 # (EXIT_DETAIL: unicorn's error); unicorn raised an exception (EXIT_DETAIL: its number);
@@ -180,26 +182,43 @@ def plan_quantum(states, now, python_busy):
       cache=True, nogil=True)
 def run_cores(uchs, states, start, now, horizon, table, targets, counts):
     """One quantum of a chip's running cores (or of one thread's share of them,
-    engine.py), in order from index ``start``: each runs until ``horizon``
-    (run_core), and the packets it sent to cores in ``targets`` are delivered at once
-    (local_routes.route); the others stay in its transmit ring until the quantum's
-    end (local_routes.deliver, then Python). Returns (n, EXIT_HORIZON) when all are
-    done, or (index, exit) of a core that needs Python first (a nearly full transmit
-    ring, a DMA failure, trace events, a fault); the engine then calls again from
-    that index. Runs without the GIL: it touches only these cores' state words and
-    the memories they share with the chip."""
+    engine.py), in rounds: in each, every core in order runs to the round's end
+    (run_core), and the packets it sent to cores in ``targets`` are delivered at
+    once (local_routes.route); the others stay in its transmit ring until the
+    quantum's end (local_routes.deliver, then Python). A round is a ROUNDS-th of the
+    quantum, so a packet to a core that ran earlier in the order waits at most that
+    long, not the whole quantum (sPyNNaker counted such packets, delivered just
+    before its timer tick, as late). Returns (n, EXIT_HORIZON) when all are done,
+    or (index, exit) of a core that needs Python first (a nearly full transmit
+    ring, a DMA failure, trace events, a fault); the engine then calls again, and
+    the round goes on where it stopped (``start`` is where the first call begins;
+    the cores' clocks say where each is). Runs without the GIL: it touches only
+    these cores' state words and the memories they share with the chip."""
     n = states.shape[0]
-    for i in range(start, n):
+    for i in range(n):
         st = carray(_pointer(states[i]), STATE_WORDS, dtype=np.int64)
         if st[NOW] < now:
             st[NOW] = now
-        for _ in range(MAX_SLICES):
-            why = run_core(uchs[i], st, horizon)
-            if st[TX_COUNT]:
-                route(st, table, targets, counts)
-            if st[TX_COUNT] >= TX_DRAIN or st[TX_DROPPED] or st[DMA_FAILED] or st[DMA_LOGGED] \
-                    or st[TRACE_COUNT] or why == EXIT_FAULT or why == EXIT_INTERRUPT:
-                return i, why
-            if why != EXIT_DRAIN:
-                break
+    step = max(ROUND_MIN, (horizon - now) // ROUNDS)
+    for _ in range(MAX_ROUNDS):
+        t = horizon
+        for i in range(n):
+            t = min(t, carray(_pointer(states[i]), STATE_WORDS, dtype=np.int64)[NOW])
+        if t >= horizon:
+            return n, EXIT_HORIZON
+        end = min(horizon, now + ((t - now) // step + 1) * step)     # a grid from the quantum's start
+        for i in range(start, n):
+            st = carray(_pointer(states[i]), STATE_WORDS, dtype=np.int64)
+            if st[NOW] >= end:
+                continue
+            for _ in range(MAX_SLICES):
+                why = run_core(uchs[i], st, end)
+                if st[TX_COUNT]:
+                    route(st, table, targets, counts)
+                if st[TX_COUNT] >= TX_DRAIN or st[TX_DROPPED] or st[DMA_FAILED] or st[DMA_LOGGED] \
+                        or st[TRACE_COUNT] or why == EXIT_FAULT or why == EXIT_INTERRUPT:
+                    return i, why
+                if why != EXIT_DRAIN:
+                    break
+        start = 0
     return n, EXIT_HORIZON

@@ -707,6 +707,8 @@ class ArmEngine:
             if i >= len(order):
                 return
             if order[i].after_loop(why):
+                if order[i].halted:
+                    order[i].now = horizon       # the rest of the quantum's rounds skip it
                 i += 1
             if self.outbox:
                 self._route_packets()
