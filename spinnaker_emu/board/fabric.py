@@ -3,14 +3,16 @@
 Each chip binds one PULL socket; any chip that wants to talk to it connects a
 PUSH socket (per-pair FIFO order is what flood fill relies on: FFS, FFCS, FFD
 blocks and FFE arrive in the order they were sent). On one host the transport
-is ipc:// in the board's run directory; messages are pickled tuples
-(kind, ...) between processes of the same emulator, never from outside.
+is ipc:// in the board's run directory. Messages are msgpack, encoded
+and decoded by the one table of kinds in protocol/fabric.py, never pickle: a
+socket that another host can reach must not run what it receives.
 """
 import os
-import pickle
 import tempfile
 
 import zmq
+
+from ..protocol.fabric import encode, decode, FabricFormatError  # noqa: F401 (the codec)
 
 
 def run_root():
@@ -30,14 +32,6 @@ def chip_endpoint(run_dir, xy):
 
 def supervisor_endpoint(run_dir):
     return "ipc://" + os.path.join(run_dir, "supervisor")
-
-
-def encode(*msg):
-    return pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def decode(raw):
-    return pickle.loads(raw)
 
 
 def tune(sock):

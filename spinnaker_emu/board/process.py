@@ -140,7 +140,12 @@ class ChipProcess:
             except zmq.Again:
                 return
             try:
-                self.on_fabric(fabric.decode(raw))
+                msg = fabric.decode(raw)
+            except fabric.FabricFormatError as e:     # malformed: dropped, one line
+                log("chip %s: dropped a fabric message: %s" % (self.xy, e))
+                continue
+            try:
+                self.on_fabric(msg)
             except Exception:
                 log("chip %s: error on fabric message:\n%s" % (self.xy, traceback.format_exc()))
         self.loop.call_soon(self.drain_fabric)
