@@ -5,7 +5,8 @@
     spinnaker-emu down [--ip 127.0.1.1]          # no --ip: the boards `up` started
     spinnaker-emu boot [--ip 127.0.1.1]
     spinnaker-emu demo [--version 5|3]
-    spinnaker-emu spalloc serve [--config host/spalloc.toml] [--port 22244]
+    spinnaker-emu spalloc serve [--config host/spalloc.toml | host/cluster.toml] [--port 22244]
+    spinnaker-emu host serve --config host/cluster.toml --name HOST
     spinnaker-emu view [--ip ADDR | --spalloc-job ID] [--port 8080]
     spinnaker-emu run [--view] [--debug] SCRIPT.py [args]
 """
@@ -200,6 +201,20 @@ def cmd_spalloc(args):
     return spalloc_cli.run(args)
 
 
+def cmd_host_serve(args):
+    from .board.cluster import ClusterError
+    from .board.host_agent import serve
+    log = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
+    try:
+        return serve(args.config, args.name, log)
+    except (ClusterError, ValueError) as e:
+        print("spinnaker-emu host serve: %s" % e, file=sys.stderr)
+        return 2
+    except OSError as e:                    # e.g. a BMP address this host does not have
+        print("spinnaker-emu host serve: %s" % _os_error_text(e), file=sys.stderr)
+        return 1
+
+
 def cmd_run(args):
     from .pynn import script
     if not args.view:
@@ -281,6 +296,14 @@ def main(argv=None):
         serve.add_argument("--config", default="host/spalloc.toml")
         serve.add_argument("--port", type=int, default=22244)
     serve.set_defaults(func=cmd_spalloc)
+
+    p = sub.add_parser("host", help="a host of a multi-host cluster (docs/CLUSTER.md)")
+    hsub = p.add_subparsers(dest="host_command", required=True)
+    serve = hsub.add_parser("serve", help="serve this host's BMPs and power its boards")
+    serve.add_argument("--config", default="host/cluster.toml", help="the cluster file")
+    serve.add_argument("--name", required=True, help="this host's name in the cluster file")
+    serve.add_argument("--quiet", "-q", action="store_true", help="log nothing")
+    serve.set_defaults(func=cmd_host_serve)
 
     p = sub.add_parser("run", help="run a PyNN script on an emulated machine; show its outputs")
     p.add_argument("--outdir", default=None, help="directory to run in (default: here)")

@@ -20,7 +20,7 @@ try:
 except ImportError:                      # Python 3.10
     tomllib = None
 
-from ..machine.geometry import spinn3_board, spinn5_board, triads_machine
+from ..machine.geometry import spinn3_board, spinn5_board, triads_machine, job_machine
 
 
 def _parse(path):
@@ -67,3 +67,20 @@ def triad_boards(ip, n_boards):
         raise ValueError("127.0.0.1 is reserved: SpiNNMan treats it as a virtual board")
     width = n_boards // 3
     return triads_machine(width, 1, {(k // 3, 0, k % 3): a for k, a in enumerate(ips)})
+
+
+def load_board_spec(path):
+    """A cluster board's start-up file (JSON, written by the host agent from the job
+    shape the allocator gave its BMP): the job's machine, which board of it this
+    supervisor runs, and the fabric's TCP port base. Returns (machine, own Ethernet
+    chip, fabric_port)."""
+    import json
+    with open(path) as f:
+        d = json.load(f)
+    boards = {(int(x), int(y)): str(ip) for x, y, ip in d["boards"]}
+    machine = job_machine(int(d["width"]), int(d["height"]), boards,
+                          bool(d["wrap_x"]), bool(d["wrap_y"]))
+    own = [xy for xy, ip in boards.items() if ip == d["own"]]
+    if len(own) != 1:
+        raise ValueError("%s: board %s is not in its machine" % (path, d["own"]))
+    return machine, own[0], int(d["fabric_port"])

@@ -3,7 +3,8 @@
 Each chip binds one PULL socket; any chip that wants to talk to it connects a
 PUSH socket (per-pair FIFO order is what flood fill relies on: FFS, FFCS, FFD
 blocks and FFE arrive in the order they were sent). On one host the transport
-is ipc:// in the board's run directory. Messages are msgpack, encoded
+is ipc:// in the board's run directory; between boards of a cluster, tcp:// on
+the boards' own addresses (Endpoints). Messages are msgpack, encoded
 and decoded by the one table of kinds in protocol/fabric.py, never pickle: a
 socket that another host can reach must not run what it receives.
 """
@@ -12,6 +13,7 @@ import tempfile
 
 import zmq
 
+from ..machine.geometry import board_chip_index
 from ..protocol.fabric import encode, decode, FabricFormatError  # noqa: F401 (the codec)
 
 
@@ -28,6 +30,34 @@ def board_dir(ip):
 
 def chip_endpoint(run_dir, xy):
     return "ipc://" + os.path.join(run_dir, "c%d_%d" % xy)
+
+
+class Endpoints:
+    """Where each chip of a machine listens. A machine run by one supervisor: every
+    chip on ipc:// in the run directory. A board of a cluster (``own`` is its
+    Ethernet chip, ``fabric_port`` set): its own chips on ipc:// (fast, and only
+    this host can reach it) and also on tcp://<board IP>:<fabric_port + chip index>
+    for the chips of other boards, which connect there over TCP. Nothing binds an
+    address the cluster file does not name: a board's chips bind only its own IP."""
+
+    def __init__(self, run_dir, machine, own=None, fabric_port=None):
+        self.run_dir, self.machine, self.own, self.fabric_port = run_dir, machine, own, fabric_port
+
+    def is_local(self, xy):
+        return self.own is None or self.machine.board_of.get(xy) == self.own
+
+    def _tcp(self, xy):
+        eth, index = board_chip_index(self.machine, xy)
+        return "tcp://%s:%d" % (self.machine.ethernets[eth], self.fabric_port + index)
+
+    def binds(self, xy):
+        out = [chip_endpoint(self.run_dir, xy)]
+        if self.own is not None:
+            out.append(self._tcp(xy))
+        return out
+
+    def connect(self, xy):
+        return chip_endpoint(self.run_dir, xy) if self.is_local(xy) else self._tcp(xy)
 
 
 def supervisor_endpoint(run_dir):

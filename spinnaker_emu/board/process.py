@@ -61,8 +61,10 @@ class _UDP(asyncio.DatagramProtocol):
 
 
 class ChipProcess:
-    def __init__(self, xy, machine, run_dir, ip=None, udp_socks=None, ready_fd=None, clock=None):
+    def __init__(self, xy, machine, run_dir, ip=None, udp_socks=None, ready_fd=None, clock=None,
+                 endpoints=None):
         self.ready_fd = ready_fd
+        self.endpoints = endpoints or fabric.Endpoints(run_dir, machine)
         self.chip = Chip(xy, machine, ip, clock)
         self.machine = machine
         self.run_dir = run_dir
@@ -110,7 +112,8 @@ class ChipProcess:
         # futures cost ~0.3 ms of CPU per lockstep tick and message (py-spy, 4-chip ring).
         self.ctx = zmq.Context()
         self.pull = fabric.tune(self.ctx.socket(zmq.PULL))
-        self.pull.bind(fabric.chip_endpoint(self.run_dir, self.xy))
+        for endpoint in self.endpoints.binds(self.xy):
+            self.pull.bind(endpoint)
         self.loop.add_reader(self.pull.getsockopt(zmq.FD), self.drain_fabric)
         if self.chip.is_ethernet:
             scp, boot = self.udp_socks["scp"], self.udp_socks["boot"]
@@ -154,7 +157,7 @@ class ChipProcess:
         sock = self.pushes.get(xy)
         if sock is None:
             sock = fabric.tune(self.ctx.socket(zmq.PUSH))
-            sock.connect(fabric.chip_endpoint(self.run_dir, xy))
+            sock.connect(self.endpoints.connect(xy))
             self.pushes[xy] = sock
         raw = fabric.encode(*msg)
         queue = self.backlog.get(xy)

@@ -25,7 +25,7 @@ from ..protocol import constants as C
 from . import fabric
 from .arm import cycles
 from .arm.clocks import ChipClocks
-from .boards import load_machine, triad_boards
+from .boards import load_machine, load_board_spec, triad_boards
 from .pidfile import pid_file, read_pid_file, pid_alive
 from .process import ChipProcess
 
@@ -52,15 +52,25 @@ def bind_udp(ip, port):
 
 
 class Supervisor:
-    def __init__(self, machine, version, watch_pid=None):
+    def __init__(self, machine, version, watch_pid=None, own=None, fabric_port=None):
         self.machine = machine
         self.version = version
         self.watch_pid = watch_pid
-        self.ips = list(machine.ethernets.values())
+        # A cluster board (own = its Ethernet chip) runs only its own 48 chips of the
+        # job's machine; the other boards' chips run elsewhere, reached over TCP.
+        self.own = own
+        self.endpoints = None
+        if own is None:
+            self.chips = list(machine.chips)
+            self.ethernets = dict(machine.ethernets)
+        else:
+            self.chips = machine.board_chips(own)
+            self.ethernets = {own: machine.ethernets[own]}
+        self.ips = list(self.ethernets.values())
         self.run_dir = fabric.board_dir(self.ips[0])
         self.children = {}               # pid -> (x, y)
 
-    def prepare(self):
+    def prepare(self, fabric_port=None):
         for ip in self.ips:
             info = read_pid_file(ip)
             if info and info.get("pid") != os.getpid() and pid_alive(info["pid"]):
@@ -73,7 +83,8 @@ class Supervisor:
                 except OSError:
                     pass
         self.socks = {}
-        for xy, ip in self.machine.ethernets.items():
+        self.endpoints = fabric.Endpoints(self.run_dir, self.machine, self.own, fabric_port)
+        for xy, ip in self.ethernets.items():
             try:
                 self.socks[xy] = {"scp": bind_udp(ip, C.SCP_PORT), "boot": bind_udp(ip, C.BOOT_PORT)}
             except OSError as e:
@@ -81,10 +92,12 @@ class Supervisor:
 
     def spawn(self):
         cycles.hook_address()          # compile the ARM cycle hook once, before forking
-        clocks = ChipClocks(self.machine.chips)     # shared with every chip (arm/clocks.py)
+        # shared with every chip of this supervisor (arm/clocks.py); chips of other
+        # boards of a cluster job do not share it, so they are not held together
+        clocks = ChipClocks(self.chips)
         r, w = os.pipe()
         me = os.getpid()
-        for xy in self.machine.chips:
+        for xy in self.chips:
             pid = os.fork()
             if pid == 0:
                 code = 0
@@ -100,7 +113,7 @@ class Supervisor:
                                 s.close()
                     ip = self.machine.ethernets.get(xy)
                     ChipProcess(xy, self.machine, self.run_dir, ip, mine, ready_fd=w,
-                                clock=clocks.of(xy)).run()
+                                clock=clocks.of(xy), endpoints=self.endpoints).run()
                 except BaseException:
                     import traceback
                     traceback.print_exc()
@@ -130,7 +143,7 @@ class Supervisor:
 
     def write_pid_file(self):
         info = {"pid": os.getpid(), "ips": self.ips, "ip": self.ips[0], "version": self.version,
-                "chips": len(self.machine.chips), "started": time.time(),
+                "chips": len(self.chips), "started": time.time(),
                 "watch_pid": self.watch_pid,      # None: started detached (`spinnaker-emu up`)
                 "chip_pids": {"%d,%d" % xy: pid for pid, xy in self.children.items()}}
         for ip in self.ips:
@@ -188,16 +201,19 @@ def main(argv=None):
     ap.add_argument("--watch-pid", type=int, help="stop when this process exits")
     ap.add_argument("--log", help="log file for the board after READY")
     args = ap.parse_args(argv)
-    if args.boards > 1 and not args.machine:
+    own = fabric_port = None
+    if args.machine and args.machine.endswith(".json"):
+        machine, own, fabric_port = load_board_spec(args.machine)
+    elif args.boards > 1 and not args.machine:
         machine = triad_boards(args.ip, args.boards)
     else:
         machine = load_machine(args.machine, args.version, args.ip)
-    sup = Supervisor(machine, args.version, args.watch_pid)
+    sup = Supervisor(machine, args.version, args.watch_pid, own, fabric_port)
     # Signals are blocked and collected with sigtimedwait, so the wait loop sleeps
     # in the kernel and a SIGTERM during start-up is not lost.
     signal.pthread_sigmask(signal.SIG_BLOCK, WAITED_SIGNALS)
     try:
-        sup.prepare()
+        sup.prepare(fabric_port)
         sup.spawn()
         sup.write_pid_file()
     except Exception as e:

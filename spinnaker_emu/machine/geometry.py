@@ -187,3 +187,41 @@ def _remove_dead_links(machine, dead_links):
             n = machine.neighbour((x, y), link)
             if n in machine.links:
                 machine.links[n] = machine.links[n] - {opposite(link)}
+
+
+def job_machine(width, height, boards, wrap_x=True, wrap_y=True):
+    """The machine a spalloc job's boards form, in the job's coordinates (its root
+    board's Ethernet chip at (0, 0)): ``boards`` maps each board's Ethernet chip
+    (x, y) -> IP. A job that spans the whole machine in a direction wraps in it
+    (12 chips per triad); one that does not is 4 chips wider (the overhang of
+    boards 1 and 2) and does not wrap, as spalloc describes jobs."""
+    chips = set()
+    for (ex, ey) in boards:
+        for (lx, ly) in SPINN5_CHIPS:
+            x, y = ex + lx, ey + ly
+            if wrap_x:
+                x %= width
+            if wrap_y:
+                y %= height
+            if 0 <= x < width and 0 <= y < height:
+                chips.add((x, y))
+    links = {}
+    for (x, y) in chips:
+        ok = []
+        for link, (dx, dy) in enumerate(LINK_DELTAS):
+            nx, ny = x + dx, y + dy
+            if wrap_x:
+                nx %= width
+            if wrap_y:
+                ny %= height
+            if (nx, ny) in chips:
+                ok.append(link)
+        links[(x, y)] = frozenset(ok)
+    return Machine(width, height, links, dict(boards), {}, wrap_x and wrap_y, 5)
+
+
+def board_chip_index(machine, xy):
+    """(Ethernet chip of the board ``xy`` is on, the chip's index among the board's 48)."""
+    ex, ey = machine.board_of[xy]
+    local = ((xy[0] - ex) % machine.width, (xy[1] - ey) % machine.height)
+    return (ex, ey), SPINN5_CHIPS.index(local)

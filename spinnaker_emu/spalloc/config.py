@@ -83,6 +83,11 @@ class ServerConfig:
     start_bmps: bool = True
     board_launcher: str = DEFAULT_LAUNCHER
     bmp_timeout: float = 30.0
+    # A cluster file (host/cluster.toml: has a [cluster] table): the hosts' agents run
+    # the BMPs, and each power-on first writes the job's shape into the BMP's RAM so
+    # that the job's boards come up as one machine (protocol/job_shape.py).
+    cluster: bool = False
+    bmp_check_interval: float = 2.0     # cluster: how often every BMP is asked VER
 
 
 def _int(value, what, lo=None):
@@ -178,7 +183,7 @@ def config_from_dict(data):
     server = data.get("server", {})
     unknown = set(server) - {"ip", "port", "timeout_check_interval", "max_retired_jobs",
                              "seconds_before_free", "power_on_delay", "start_bmps",
-                             "board_launcher", "bmp_timeout"}
+                             "board_launcher", "bmp_timeout", "bmp_check_interval"}
     if unknown:
         raise ConfigError("[server]: unknown keys %s" % sorted(unknown))
     machines = [_machine(m, i) for i, m in enumerate(data.get("machine", []))]
@@ -194,18 +199,22 @@ def config_from_dict(data):
                 raise ConfigError("address %s used twice" % ip)
             ips.add(ip)
     cfg = ServerConfig(machines)
+    if "cluster" in data:
+        cfg.cluster = True
+        cfg.start_bmps = False          # each host's agent serves its frames' BMPs
     if "ip" in server:
         cfg.ip = _ip(server["ip"], "server.ip")
     if "port" in server:
         cfg.port = _int(server["port"], "server.port", 0)
-    for key in ("timeout_check_interval", "seconds_before_free", "power_on_delay", "bmp_timeout"):
+    for key in ("timeout_check_interval", "seconds_before_free", "power_on_delay", "bmp_timeout",
+                "bmp_check_interval"):
         if key in server:
             setattr(cfg, key, _num(server[key], "server." + key))
     if cfg.timeout_check_interval <= 0:
         raise ConfigError("server.timeout_check_interval must be > 0")
     if "max_retired_jobs" in server:
         cfg.max_retired_jobs = _int(server["max_retired_jobs"], "server.max_retired_jobs", 0)
-    if "start_bmps" in server:
+    if "start_bmps" in server and not cfg.cluster:
         if not isinstance(server["start_bmps"], bool):
             raise ConfigError("server.start_bmps must be true or false")
         cfg.start_bmps = server["start_bmps"]

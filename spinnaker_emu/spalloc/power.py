@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 
-from ..protocol.constants import SCP_PORT, SCPCommand, RC, SDP_FLAGS_REPLY
+from ..protocol.constants import SCP_PORT, SCPCommand, RC, SDP_FLAGS_REPLY, SDP_BUF_SIZE
 from ..protocol.sdp import SDPHeader, SDPMessage, SCPRequest, parse_scp_reply, pack_args
 
 
@@ -79,6 +79,13 @@ class BMPClient:
         text = payload[12:].split(b"\0")
         return text[0].decode("ascii", "replace"), text[1].decode("ascii", "replace")
 
+    def write(self, addr, data, timeout=1.0):
+        """Write BMP RAM in SCP-sized pieces (retried: a write can be repeated)."""
+        for off in range(0, len(data), SDP_BUF_SIZE):
+            piece = data[off:off + SDP_BUF_SIZE]
+            self.request(SCPCommand.WRITE, addr + off, len(piece), 0, data=piece,
+                         timeout=timeout, tries=3)
+
     def power(self, on, boards, timeout=30.0):
         mask = 0
         for b in boards:
@@ -91,7 +98,7 @@ class BMPClient:
 class BMPWorker:
     """Runs power tasks for one BMP strictly in order (power commands for a frame
     are serialised, as in spalloc_server).  ``submit(steps, done)``: ``steps`` is a
-    list of (on, [board numbers]); ``done(error)`` is called afterwards with None
+    list of (on, [board numbers]) or ("write", (address, bytes)); ``done(error)`` is called afterwards with None
     or the exception."""
 
     def __init__(self, ip, timeout=30.0, retry_delay=1.0):
@@ -116,14 +123,14 @@ class BMPWorker:
                 return
             steps, done = item
             error = None
-            for on, boards in steps:
+            for step in steps:
                 try:
-                    self.client.power(on, boards, self.timeout)
-                except Exception as exc:
+                    self._step(step)
+                except Exception:
                     # one retry, as spalloc_server does, but sooner than its 15 s
                     time.sleep(self.retry_delay)
                     try:
-                        self.client.power(on, boards, self.timeout)
+                        self._step(step)
                     except Exception as exc2:
                         error = exc2
                         break
@@ -131,6 +138,15 @@ class BMPWorker:
                 done(error)
             except Exception:
                 pass
+
+
+    def _step(self, step):
+        """(True|False, [boards]): power; ("write", (address, data)): BMP RAM."""
+        what, arg = step
+        if what == "write":
+            self.client.write(*arg)
+        else:
+            self.client.power(what, arg, self.timeout)
 
 
 class BMPProcess:

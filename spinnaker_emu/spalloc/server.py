@@ -14,6 +14,7 @@ import threading
 import time
 from collections import OrderedDict
 
+from ..protocol import job_shape
 from .config import ServerConfig
 from .machine import SpallocMachine, Request, eth_chip
 from .power import BMPWorker, BMPProcess, BMPClient, BMPError
@@ -264,11 +265,23 @@ class SpallocServer:
                 if self.config.start_bmps:
                     self.bmp_processes.append(
                         BMPProcess(ip, boards, cab, frame, self.config.board_launcher))
-                # Like spalloc_server, refuse to run without BMPs that answer.
-                name, version = BMPClient(ip).version(timeout=1.0, tries=3)
+                # Like spalloc_server, refuse to run without BMPs that answer (a
+                # cluster's host agents may still be starting: give them a while).
+                name, version = self._bmp_version(ip, 20.0 if self.config.cluster else 0)
                 if not name.startswith("BC&MP"):
                     raise BMPError("%s at %s is not a BMP" % (name, ip))
                 self.workers[ip] = BMPWorker(ip, self.config.bmp_timeout)
+
+    @staticmethod
+    def _bmp_version(ip, patience):
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                return BMPClient(ip).version(timeout=1.0, tries=3)
+            except BMPError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
     def _stop_bmps(self):
         for p in self.bmp_processes:
@@ -427,9 +440,21 @@ class SpallocServer:
         job.power = on
         job.pending += len(groups)
         self._job_changed(job)
+        shape = self._shape_step(job) if on and self.config.cluster else []
         for ip, boards in groups.items():
             steps = [(False, boards), (True, boards)] if reset else [(on, boards)]
+            if on:
+                steps = shape + steps
             self.workers[ip].submit(steps, lambda err, ip=ip: self._power_done(job, on, ip, err))
+
+    def _shape_step(self, job):
+        """Writing the job's shape into a BMP's RAM before it powers the boards on, so
+        that they come up as one machine (protocol/job_shape.py)."""
+        m, alloc = job.machine, job.alloc
+        boards = [(tuple(xy), ip) for xy, ip in m.connections(alloc)]
+        data = job_shape.pack(alloc.width, alloc.height, alloc.width == m.chip_width,
+                              alloc.height == m.chip_height, boards)
+        return [("write", (job_shape.SHAPE_ADDR, data))]
 
     def _power_done(self, job, on, ip, error):
         delay = self.config.power_on_delay if on and error is None else 0
