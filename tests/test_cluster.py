@@ -5,6 +5,7 @@ one machine whose fabric crosses between the agents' boards over TCP.
 The loopback test runs two agents in this network namespace (two "hosts" on
 127.0.4.x); the namespace tests build real separate network stacks with
 scripts/netns-cluster.sh and skip, saying why, where that cannot be done."""
+import json
 import os
 import signal
 import subprocess
@@ -157,3 +158,26 @@ def test_netns_spinnman_ladder_on_a_job_across_two_hosts(netns_cluster):
             assert any(line.startswith("PASS %s:" % step) for line in lines), step
     finally:
         job.destroy()
+
+
+def _pynn(where, kw, cwd):
+    out = subprocess.run([sys.executable, os.path.join(REPO, "tests", "data", "cluster_net.py"),
+                          where, json.dumps(kw)], capture_output=True, text=True, timeout=300,
+                         cwd=str(cwd))
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+def test_netns_pynn_across_two_hosts_spikes_as_on_one(netns_cluster, tmp_path):
+    """Populations on chips of all three boards of a job on two hosts (through
+    spalloc_server, n_boards_required = 3) spike exactly as the same network placed
+    freely on one local board, in lockstep."""
+    host, _port, _env = netns_cluster
+    here = _pynn("free", {}, tmp_path)
+    there = _pynn("spread", {"spalloc_server": host, "n_boards_required": 3}, tmp_path)
+    with open(tmp_path / "reports" / "latest" / "provenance.json") as f:
+        prov = json.load(f)
+    assert prov["machine"]["chips"] == 144
+    assert prov["placements"]["b[0:20]"][:2] == [5, 9]        # on host2's board
+    assert sum(len(s) for s in here["c"]) > 100
+    assert there == here

@@ -6,6 +6,7 @@
     spalloc_server = 127.0.0.1    ; ask an allocator for a board instead
     spalloc_port = 22244
     spalloc_user = me
+    n_boards_required = 3         ; boards to ask the allocator for (default 1)
     time_scale_factor = 1         ; > 0: real time slowed down by this; unset: lockstep
 
     [Simulation]
@@ -27,7 +28,8 @@ import os
 
 DEFAULTS = {
     "Machine": {"machine_name": "None", "version": "5", "spalloc_server": "None",
-                "spalloc_port": "22244", "spalloc_user": "None", "time_scale_factor": "None",
+                "spalloc_port": "22244", "spalloc_user": "None", "n_boards_required": "None",
+                "time_scale_factor": "None",
                 "boot": "True"},
     "Reports": {"reports_enabled": "True", "default_report_file_path": "DEFAULT",
                 "write_provenance": "True", "progress_bars": "True"},

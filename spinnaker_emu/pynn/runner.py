@@ -163,7 +163,7 @@ class Runner:
         self.state = state
         self.cfg = _config.load(**{k: state.extra_params.get(k) for k in
                                    ("machine_name", "version", "spalloc_server",
-                                    "time_scale_factor")})
+                                    "n_boards_required", "time_scale_factor")})
         self.board = None
         self.tx = None
         self.loaded = None          # LoadedNetwork
@@ -174,7 +174,7 @@ class Runner:
     def configure(self, extra):
         self.cfg = _config.load(**{k: extra.get(k) for k in
                                    ("machine_name", "version", "spalloc_server",
-                                    "time_scale_factor")})
+                                    "n_boards_required", "time_scale_factor")})
 
     def forget_network(self):
         self._unload()
@@ -256,9 +256,12 @@ class Runner:
         port = self.cfg.get_int("Machine", "spalloc_port") or 22244
         owner = self.cfg.get("Machine", "spalloc_user") or "spinnaker_emu"
         from ..spalloc import client as spc
-        # One board is enough for what the mapper places today (it fills chips of one board).
+        # One board unless the script asks for more (sPyNNaker's n_boards_required): the
+        # mapper fills chips from the Ethernet chip, so more boards are for networks
+        # that need them or that place populations on them (add_placement_constraint).
+        n_boards = self.cfg.get_int("Machine", "n_boards_required") or 1
         try:
-            job = spc.create_job(server, port, 1, owner=owner)
+            job = spc.create_job(server, port, n_boards, owner=owner)
         except OSError as e:               # refused, unknown host: the cfg's address is wrong
             raise self.cfg.error("Machine", "spalloc_server", "(port %d): no allocator answers "
                                  "(%s)" % (port, e.strerror or e)) from None
