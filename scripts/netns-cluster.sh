@@ -7,6 +7,7 @@
 #
 #   scripts/netns-cluster.sh up [N]     # N hosts (default 2); prints `spalloc ADDRESS PORT`
 #   scripts/netns-cluster.sh down       # stops everything it started, removes what it made
+#   scripts/netns-cluster.sh kill-host K | start-host K   # faults: SIGKILL / restart host K's agent
 #
 # Addresses (all inside 10.77.0.0/16, only on the interfaces this script creates):
 #   bridge mhbr0 in the calling namespace   10.77.0.1   (the allocator, port 22244)
@@ -75,6 +76,39 @@ write_config() {   # N -> $STATE/cluster.toml
     for ((h = 1; h <= n; h++)); do echo "${count[$h]:-0}" > "$STATE/host$h.boards"; done
 }
 
+start_agent() {   # K: start host K's agent in its namespace (log appended)
+    local h=$1
+    mkdir -p "$STATE/run-host$h"
+    ip netns exec "mh-host$h" env SPINNAKER_EMU_RUN_DIR="$STATE/run-host$h" \
+        "$PYTHON" -m spinnaker_emu.cli host serve --config "$STATE/cluster.toml" --name "host$h" \
+        >> "$STATE/host$h.log" 2>&1 < /dev/null &
+    echo $! > "$STATE/host$h.pid"
+}
+
+host_cmd() {   # kill-host K | start-host K: fault injection for tools under test
+    local what=$1 h=${2:-}
+    need_root
+    [ -e "$STATE/up" ] || die "no cluster is up"
+    [[ "$h" =~ ^[0-9]+$ ]] && [ -e "$STATE/host$h.boards" ] || die "no host '$h' in this cluster"
+    if [ "$what" = kill ]; then
+        [ -f "$STATE/host$h.pid" ] && kill -KILL "$(cat "$STATE/host$h.pid")" 2>/dev/null
+        rm -f "$STATE/host$h.pid"
+        echo "host$h agent killed"
+    else
+        [ -f "$STATE/host$h.pid" ] && kill -0 "$(cat "$STATE/host$h.pid")" 2>/dev/null \
+            && die "the agent of host$h is running"
+        local before
+        before=$(grep -c "^READY" "$STATE/host$h.log" 2>/dev/null)
+        start_agent "$h"
+        local i
+        for ((i = 0; i < 600; i++)); do
+            [ "$(grep -c "^READY" "$STATE/host$h.log")" -gt "$before" ] && { echo "host$h agent started"; return 0; }
+            sleep 0.1
+        done
+        die "the agent of host$h did not start ($STATE/host$h.log)"
+    fi
+}
+
 up() {
     local n=${1:-2} h b
     [[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -le 50 ] || die "N must be 1..50, got '$n'"
@@ -98,13 +132,7 @@ up() {
         done
         ip -n "mh-host$h" link set eth0 up
     done
-    for ((h = 1; h <= n; h++)); do
-        mkdir -p "$STATE/run-host$h"
-        ip netns exec "mh-host$h" env SPINNAKER_EMU_RUN_DIR="$STATE/run-host$h" \
-            "$PYTHON" -m spinnaker_emu.cli host serve --config "$STATE/cluster.toml" --name "host$h" \
-            > "$STATE/host$h.log" 2>&1 < /dev/null &
-        echo $! > "$STATE/host$h.pid"
-    done
+    for ((h = 1; h <= n; h++)); do start_agent "$h"; done
     for ((h = 1; h <= n; h++)); do
         wait_line "$STATE/host$h.log" "^READY" 60 \
             || { cat "$STATE/host$h.log" >&2; down; die "the agent of host$h did not start (log above)"; }
@@ -155,5 +183,7 @@ down() {
 case "${1:-}" in
     up) shift; up "$@" ;;
     down) down ;;
-    *) echo "usage: $ME up [N] | down" >&2; exit 2 ;;
+    kill-host) host_cmd kill "${2:-}" ;;
+    start-host) host_cmd start "${2:-}" ;;
+    *) echo "usage: $ME up [N] | down | kill-host K | start-host K" >&2; exit 2 ;;
 esac

@@ -181,3 +181,107 @@ def test_netns_pynn_across_two_hosts_spikes_as_on_one(netns_cluster, tmp_path):
     assert prov["placements"]["b[0:20]"][:2] == [5, 9]        # on host2's board
     assert sum(len(s) for s in here["c"]) > 100
     assert there == here
+
+
+def _cores_running(board_ip, eth, app_id=30):
+    from spinnaker_emu.host.scp import SCPConnection, SCPTimeout
+    from spinnaker_emu.protocol.constants import CPUState
+    try:
+        with SCPConnection(board_ip, timeout=0.3, retries=1) as c:
+            return c.count_board(eth[0], eth[1], app_id, CPUState.RUN)[0] > 0
+    except (SCPTimeout, OSError):
+        return False
+
+
+def _machines(host, port):
+    from spinnaker_emu.spalloc.client import ProtocolClient
+    c = ProtocolClient(host, port)
+    try:
+        return c.call("list_machines")
+    finally:
+        c.close()
+
+
+def _wait_all_boards_live(host, port, timeout=30):
+    deadline = time.monotonic() + timeout
+    while _machines(host, port)[0]["dead_boards"]:
+        assert time.monotonic() < deadline, "boards still out of service"
+        time.sleep(0.2)
+
+
+def test_netns_cut_link_ends_the_run_naming_the_board(netns_cluster, tmp_path):
+    """host2's network link goes down (`ip link set mhv2 down`) while a lockstep run
+    ticks on all three boards: the run ends within seconds with an error naming the
+    board that stopped answering; nothing hangs. (The script's traceback ends in
+    ChipsNotResponding naming the board, or, when the allocator noticed host2's BMP
+    go silent first and ended the job, MachineLost giving the allocator's reason.)"""
+    host, port, _env = netns_cluster
+    _wait_all_boards_live(host, port)
+    run = subprocess.Popen([sys.executable, os.path.join(REPO, "tests", "data", "cluster_net.py"),
+                            "spread", json.dumps({"spalloc_server": host, "n_boards_required": 3,
+                                                  "run_ms": 60000})],
+                           cwd=str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not _cores_running("10.77.2.11", (4, 8)):      # b ticks on host2's board
+            assert run.poll() is None and time.monotonic() < deadline, run.stderr.read()[-2000:]
+            time.sleep(0.2)
+        subprocess.run(["ip", "link", "set", "mhv2", "down"], check=True)
+        cut = time.monotonic()
+        _out, err = run.communicate(timeout=60)
+        took = time.monotonic() - cut
+    finally:
+        subprocess.run(["ip", "link", "set", "mhv2", "up"])
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    assert run.returncode != 0
+    last = err.strip().splitlines()[-1]
+    # whichever notices first: the transceiver (chips silent) or the allocator (host2's
+    # BMP silent: it ends the job, and the run says so)
+    assert ("ChipsNotResponding" in last or "MachineLost" in last) and "10.77.2.11" in last, \
+        err[-4000:]
+    assert took < 30, took
+
+
+def test_netns_killed_agent_ends_its_jobs_others_carry_on(netns_cluster):
+    """host2's agent killed: its board is out of service in list_machines and the job
+    on it ends with a reason naming the board; the job on host1 stays READY. The
+    agent restarted: its board can be powered again."""
+    from spinnaker_emu.spalloc.client import ProtocolClient, Job
+    host, port, env = netns_cluster
+    _wait_all_boards_live(host, port)
+
+    def board_job(z):
+        c = ProtocolClient(host, port)
+        try:
+            jid = c.call("create_job", 0, 0, z, owner="test_cluster", keepalive=60.0)
+        finally:
+            c.close()
+        return Job(host, port, jid, 60.0)
+
+    jobs = []
+    try:
+        jobs = [board_job(0), board_job(2)]
+        for j in jobs:
+            j.wait_until_ready(60)
+        assert jobs[1].hostname == "10.77.2.11"
+        subprocess.run([SCRIPT, "kill-host", "2"], env=env, check=True, capture_output=True)
+        deadline = time.monotonic() + 10
+        while jobs[1].state()["state"] != 4:                  # DESTROYED
+            assert time.monotonic() < deadline, "job on the dead host still alive"
+            time.sleep(0.2)
+        reason = jobs[1].state()["reason"]
+        assert "10.77.2.11" in reason and "stopped answering" in reason, reason
+        assert jobs[0].state()["state"] == 3                  # READY
+        assert _machines(host, port)[0]["dead_boards"] == [[0, 0, 2]]
+        subprocess.run([SCRIPT, "start-host", "2"], env=env, check=True, capture_output=True)
+        _wait_all_boards_live(host, port, 10)
+        jobs.append(board_job(2))
+        jobs[-1].wait_until_ready(60)
+    finally:
+        for j in jobs:
+            try:
+                j.destroy()
+            except Exception:
+                pass

@@ -558,7 +558,12 @@ class Transceiver:
         total = 0
         eths = sorted(self.machine.ethernets) if self.machine else [(255, 255)]
         for (x, y) in eths:
-            n, complete = self.conn.count_board(x, y, app_id, state)
+            try:
+                n, complete = self.conn.count_board(x, y, app_id, state)
+            except SCPTimeout:
+                # that board's Ethernet chip is silent: the per-core check names it
+                self.count_incomplete = True
+                continue
             if not complete:
                 self.count_incomplete = True       # some chip of that board did not answer
             total += n
@@ -622,8 +627,13 @@ class Transceiver:
             polls += 1
             self.count_incomplete = False
             if use_count and polls % 20:       # every 20th poll checks the cores anyway
-                n_ok = sum(self.count_state(app_id, s) for s in want)
-                n_bad = sum(self.count_state(app_id, s) for s in errors)
+                n_ok = n_bad = 0
+                for s in want:              # a board that did not answer: stop counting
+                    if not self.count_incomplete:
+                        n_ok += self.count_state(app_id, s)
+                for s in errors:
+                    if not self.count_incomplete:
+                        n_bad += self.count_state(app_id, s)
                 check = n_ok >= len(cores) or n_bad > 0 or self.count_incomplete
             if check or time.monotonic() >= deadline:
                 self.silent_chips = set()
@@ -631,10 +641,11 @@ class Transceiver:
                 silent = {xy: sorted(targets[xy]) for xy in self.silent_chips if xy in targets}
                 if silent:
                     raise ChipsNotResponding(
-                        "chip(s) stopped answering while waiting for %s: %s" % (
+                        "chip(s) stopped answering while waiting for %s: %s%s" % (
                             "/".join(state_name(s) for s in sorted(want)),
                             "; ".join("%d,%d (cores %s)" % (xy[0], xy[1], ",".join(map(str, ps)))
-                                      for xy, ps in sorted(silent.items()))), silent)
+                                      for xy, ps in sorted(silent.items())),
+                            self._silent_boards(silent)), silent)
                 failed = {c: cur.get(c) for c in cores if cur.get(c) in errors}
                 if failed:
                     raise self._rte_error(failed, want)
@@ -649,6 +660,39 @@ class Transceiver:
             time.sleep(poll)
             if max_poll is not None:
                 poll = min(max_poll, poll * 1.5)
+
+    def _silent_boards(self, silent):
+        """On a machine of several boards, which boards the silent chips are on and
+        whether each still answers on its own address: if it does, what broke is the
+        links between it and the other boards (e.g. a cut network between hosts of a
+        cluster); if not, the board or its host is gone."""
+        m = self.machine
+        if m is None or len(m.ethernets) < 2:
+            return ""
+        boards = {}
+        for xy in silent:
+            info = m.chips.get(xy)
+            eth = info.eth if info is not None else None
+            boards.setdefault(eth, []).append(xy)
+        out = []
+        for eth, chips in sorted(boards.items(), key=lambda kv: str(kv[0])):
+            ip = m.ethernets.get(eth)
+            if ip is None:
+                continue
+            try:
+                with SCPConnection(ip, timeout=0.5, retries=2) as direct:
+                    direct.send(0, 0, 0, CMD.VER)
+                answers = True
+            except (SCPTimeout, OSError):
+                answers = False
+            others = sorted(a for e, a in m.ethernets.items() if e != eth)
+            if answers:
+                out.append("board %s answers on its own address but not over the links from "
+                           "board(s) %s: the links between them are down" % (ip, ", ".join(others)))
+            else:
+                out.append("board %s does not answer on its own address either: the board, its "
+                           "host or the network to it is down" % ip)
+        return " -- " + "; ".join(out) if out else ""
 
     def _rte_error(self, failed, want):
         iobufs = self.get_iobuf(list(failed))

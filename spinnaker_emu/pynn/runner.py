@@ -158,6 +158,10 @@ def _index_map(p):
 machine_listeners = []
 
 
+class MachineLost(RuntimeError):
+    """The allocator ended the job whose machine a run was using."""
+
+
 class Runner:
     def __init__(self, state):
         self.state = state
@@ -302,9 +306,33 @@ class Runner:
                                       reserved=self._reserved_cores(), spread=spread,
                                       host_cpus=len(os.sched_getaffinity(0)))
             self.loaded = LoadedNetwork(self, graph, vertex_of, mapping)
-            self.loaded.load(first_run_ticks=n_ticks)
-        self.loaded.run(n_ticks)
+            try:
+                self.loaded.load(first_run_ticks=n_ticks)
+            except OSError as e:
+                self._explain_lost_job(e)
+                raise
+        try:
+            self.loaded.run(n_ticks)
+        except OSError as e:
+            self._explain_lost_job(e)
+            raise
         self._write_report()
+
+    def _explain_lost_job(self, error):
+        """The machine stopped answering: if the allocator ended our job (e.g. a host
+        of the cluster went away), say why, which is what the user needs to know."""
+        job = getattr(self, "_spalloc_job", None)
+        if job is None:
+            return
+        try:
+            st = job.state()
+        except Exception:
+            return
+        if st.get("state") == 4:                       # DESTROYED
+            self._spalloc_job = None                   # nothing left to destroy
+            job._stop.set()                            # its keepalive thread
+            raise MachineLost("spalloc job %d was ended by the allocator: %s (the run failed "
+                              "with: %s)" % (job.id, st.get("reason"), error)) from error
 
     def _reserved_cores(self):
         reserved = {}

@@ -248,7 +248,10 @@ class SpallocServer:
         sock.settimeout(0.2)
         self._listener = sock
         self.address = sock.getsockname()
-        for target in (self._accept_loop, self._sweep_loop):
+        loops = [self._accept_loop, self._sweep_loop]
+        if self.config.cluster:
+            loops.append(self._bmp_watch_loop)
+        for target in loops:
             t = threading.Thread(target=target, daemon=True, name="spalloc-" + target.__name__)
             t.start()
             self._threads.append(t)
@@ -326,6 +329,71 @@ class SpallocServer:
             with self.lock:
                 self.connections.add(conn)
             conn.start()
+
+    # ------------------------------------------------------------ cluster hosts
+    def _bmp_watch_loop(self):
+        """Cluster: ask every BMP VER every bmp_check_interval. A BMP that does not
+        answer (its host agent was killed, or its host is cut off) takes its boards
+        out of service: they are dead in list_machines, the jobs on them end with a
+        reason, other jobs carry on. When it answers again, they are back."""
+        down = set()
+        while not self._stop.wait(self.config.bmp_check_interval):
+            for ip in list(self.workers):
+                try:
+                    BMPClient(ip).version(timeout=0.5, tries=2)
+                    ok = True
+                except BMPError:
+                    ok = False
+                if ok and ip in down:
+                    down.discard(ip)
+                    self._bmp_back(ip)
+                elif not ok and ip not in down:
+                    down.add(ip)
+                    self._bmp_lost(ip)
+
+    def _boards_of_bmp(self, ip):
+        for m in self.machines:
+            for b in m.cfg.boards.values():
+                if m.cfg.bmps.get((b.cabinet, b.frame)) == ip and b.xyz not in m.cfg.dead_boards:
+                    yield m, b
+
+    def _bmp_lost(self, ip):
+        with self.lock:
+            try:
+                lost = list(self._boards_of_bmp(ip))
+                self.log("spalloc: BMP %s stopped answering: boards %s out of service"
+                         % (ip, ", ".join(b.ip for _m, b in lost)))
+                jobs = set()
+                for m, b in lost:
+                    m.boards.pop(b.xyz, None)
+                    m.dead_boards.add(b.xyz)
+                    if b.xyz in m.owner:
+                        jobs.add(m.owner[b.xyz])
+                    self._machine_changed(m)
+                for jid in sorted(jobs):
+                    job = self.jobs.get(jid)
+                    if job is not None:
+                        mine = [b.ip for m, b in lost if m.owner.get(b.xyz) == jid]
+                        self._destroy(job, "Board(s) %s stopped answering: the BMP of their "
+                                           "frame (%s) is silent (its host agent stopped, or "
+                                           "the network to its host is down)"
+                                      % (", ".join(mine), ip))
+            finally:
+                self._flush()
+
+    def _bmp_back(self, ip):
+        with self.lock:
+            try:
+                back = list(self._boards_of_bmp(ip))
+                self.log("spalloc: BMP %s answers again: boards %s back in service"
+                         % (ip, ", ".join(b.ip for _m, b in back)))
+                for m, b in back:
+                    m.boards[b.xyz] = b
+                    m.dead_boards.discard(b.xyz)
+                    self._machine_changed(m)
+                self._process_queues()
+            finally:
+                self._flush()
 
     def _forget(self, conn):
         with self.lock:
@@ -427,7 +495,7 @@ class SpallocServer:
     def _bmp_groups(self, machine, boards):
         groups = {}
         for xyz in boards:
-            b = machine.boards[xyz]
+            b = machine.cfg.boards[xyz]         # also boards out of service (cluster)
             ip = machine.cfg.bmps[(b.cabinet, b.frame)]
             groups.setdefault(ip, []).append(b.board)
         return groups

@@ -7,6 +7,7 @@ import spinnaker_emu.pynn as sim
 
 where = sys.argv[1]           # "spread": constraints on 3 boards; "free": no constraints
 kw = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
+RUN_MS = float(kw.pop("run_ms", 300))
 sim.setup(timestep=1.0, **kw)
 times = [[float(t) for t in range(3 + 7 * i, 300, 11 + 2 * i)] for i in range(5)]
 src = sim.Population(5, sim.SpikeSourceArray(spike_times=times), label="src")
@@ -26,7 +27,8 @@ sim.Projection(c, a, sim.FixedProbabilityConnector(0.2, rng=sim.NumpyRNG(seed=2)
                sim.StaticSynapse(weight=-1.0, delay=1.0), receptor_type="inhibitory")
 for p in (a, b, c):
     p.record("spikes")
-sim.run(300)
+print("run", file=sys.stderr, flush=True)
+sim.run(RUN_MS)
 out = {p.label: [[float(t) for t in st] for st in p.get_data("spikes").segments[0].spiketrains]
        for p in (a, b, c)}
 sim.end()
