@@ -14,6 +14,7 @@ import argparse
 import ipaddress
 import os
 import sys
+import time
 
 from .protocol.constants import CPUState, state_name, rte_name
 
@@ -135,6 +136,7 @@ def cmd_status(args):
             if known:
                 print("board %s: SpiNN-%s, %s chips, supervisor pid %s" % (
                     ip, info.get("version", "?"), info.get("chips", "?"), info.get("pid", "?")))
+                print("  " + _process_figures(info))
             else:
                 print("board %s (not started here)" % ip)
             if ver is None:
@@ -172,6 +174,39 @@ def cmd_status(args):
         finally:
             conn.close()
     return 0
+
+
+def _process_figures(info, interval=0.2):
+    """One line: where the board runs and what its processes (supervisor and chips)
+    use, from psutil: CPU now (over ``interval`` s) and in total, resident memory.
+    RSS is summed over processes, so pages the forked chips share count once each."""
+    import psutil
+    pids = [info.get("pid")] + list(info.get("chip_pids", {}).values())
+    procs = []
+    for pid in pids:
+        try:
+            p = psutil.Process(pid)
+            p.cpu_percent(None)
+            procs.append(p)
+        except (psutil.Error, TypeError, ValueError):
+            pass
+    time.sleep(interval)
+    now = total = rss = 0.0
+    alive = 0
+    for p in procs:
+        try:
+            with p.oneshot():
+                now += p.cpu_percent(None)
+                t = p.cpu_times()
+                total += t.user + t.system
+                rss += p.memory_info().rss
+            alive += 1
+        except psutil.Error:
+            pass
+    where = info.get("host") or "?"
+    job = info.get("machine")
+    return ("host %s%s: %d processes, CPU %.1f %% now, %.1f s in all, RSS %.0f MiB (summed)"
+            % (where, ", " + job if job else "", alive, now, total, rss / 2 ** 20))
 
 
 def _core_line(p, state, v):

@@ -95,6 +95,13 @@ def test_a_job_spans_two_agents_as_one_machine(loopback_cluster):
             assert tx.read_memory(7, 11, 0x60000000, 512) == b"cluster!" * 64
         finally:
             tx.close()
+        # status on the host that runs board 3: its host name and process figures
+        out = subprocess.run([sys.executable, "-m", "spinnaker_emu.cli", "status", "--ip",
+                              "127.0.4.21"], capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        line = out.stdout.splitlines()[1]
+        assert line.startswith("  host b, Ethernet chip 4,8 of a 12x12 machine of 3 boards: "
+                               "49 processes, CPU"), line
     finally:
         job.destroy()
 

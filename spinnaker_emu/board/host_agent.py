@@ -87,6 +87,7 @@ def serve(config, name, log):
     import signal
     from .cluster import load_cluster
     cluster = load_cluster(config)
+    os.environ["SPINNAKER_EMU_HOST"] = name        # the boards' status names their host
     agent = HostAgent(cluster, name, log).start()
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):

@@ -145,6 +145,12 @@ class Supervisor:
         info = {"pid": os.getpid(), "ips": self.ips, "ip": self.ips[0], "version": self.version,
                 "chips": len(self.chips), "started": time.time(),
                 "watch_pid": self.watch_pid,      # None: started detached (`spinnaker-emu up`)
+                # which host runs it (a cluster agent's name, else the hostname), and
+                # for a board of a cluster job, the machine it is part of
+                "host": os.environ.get("SPINNAKER_EMU_HOST") or socket.gethostname(),
+                "machine": None if self.own is None else "Ethernet chip %d,%d of a %dx%d "
+                "machine of %d boards" % (self.own + (self.machine.width, self.machine.height,
+                                                       len(self.machine.ethernets))),
                 "chip_pids": {"%d,%d" % xy: pid for pid, xy in self.children.items()}}
         for ip in self.ips:
             os.makedirs(fabric.board_dir(ip), exist_ok=True)
