@@ -47,8 +47,6 @@ KINDS = (
     ("bulk_data", ("reply", "tid", "x", "y", "p", "seq", "data")),
     ("bulk_error", ("reply", "tid", "x", "y", "code", "op", "seq")),
     ("stop", ()),
-    ("ping", ("token", "origin")),                            # is a chip across a link alive?
-    ("pong", ("token",)),
 )
 KIND_NUMBER = {name: i for i, (name, _fields) in enumerate(KINDS)}
 _ARITY = tuple(len(fields) for _name, fields in KINDS)
