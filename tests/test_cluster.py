@@ -17,6 +17,7 @@ import pytest
 from spinnaker_emu.host.transceiver import Transceiver
 from spinnaker_emu.spalloc.client import create_job
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LOOPBACK_CLUSTER = """
 [cluster]
 fabric_port = 20100
@@ -37,6 +38,35 @@ boards = [{x = 0, y = 0, z = 0, cabinet = 0, frame = 0, board = 0, ip = "127.0.4
           {x = 0, y = 0, z = 1, cabinet = 0, frame = 0, board = 1, ip = "127.0.4.12"},
           {x = 0, y = 0, z = 2, cabinet = 0, frame = 1, board = 0, ip = "127.0.4.21"}]
 """
+
+
+def test_job_shape_round_trip_and_bad_input():
+    from spinnaker_emu.protocol import job_shape as J
+    raw = J.pack(12, 12, True, True, [((0, 0), "10.0.0.1"), ((8, 4), "10.0.0.2")])
+    shape = J.parse(raw + bytes(16))
+    assert shape["boards"] == {(0, 0): "10.0.0.1", (8, 4): "10.0.0.2"} and shape["wrap_x"]
+    assert J.parse(bytes(64)) is None                       # nothing written
+    bad = [b"\xff\xff\x00\x00", J.pack(12, 12, True, True, [((0, 0), "x")])[:4] + b"not json",
+           J.pack(300, 12, True, True, [((0, 0), "10.0.0.1")]),
+           J.pack(12, 12, True, True, [((20, 0), "10.0.0.1")]),
+           J.pack(12, 12, True, True, [((0, 0), "10.0.0.300")])]
+    for b in bad:
+        with pytest.raises(J.ShapeError):
+            J.parse(b + bytes(64))
+
+
+def test_host_serve_mistakes_get_one_line(tmp_path):
+    path = tmp_path / "cluster.toml"
+    path.write_text(LOOPBACK_CLUSTER)
+    cases = [(["--config", str(path), "--name", "nobody"], "host 'nobody' is not in"),
+             (["--config", str(tmp_path / "none.toml"), "--name", "a"], "No such file"),
+             (["--config", os.path.join(REPO, "host", "spalloc.toml"), "--name", "a"],
+              "no [cluster] table")]
+    for argv, text in cases:
+        out = subprocess.run([sys.executable, "-m", "spinnaker_emu.cli", "host", "serve"] + argv,
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode in (1, 2) and out.stdout == ""
+        assert len(out.stderr.strip().splitlines()) == 1 and text in out.stderr, out.stderr
 
 
 def start_agent(config, name):
@@ -107,7 +137,6 @@ def test_a_job_spans_two_agents_as_one_machine(loopback_cluster):
 
 
 # ------------------------------------------------------------------ namespaces
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(REPO, "scripts", "netns-cluster.sh")
 ACCEPTANCE = os.path.join(os.path.dirname(REPO), "shared", "acceptance")
 ACCEPTANCE_PY = os.path.expanduser("~/.cache/spinnaker-emu-acceptance/venv/bin/python")
