@@ -1,6 +1,6 @@
 """The ``spinnaker-emu`` command.
 
-    spinnaker-emu up [--version 5|3] [--ip 127.0.1.1] [--machine FILE] [--boot]
+    spinnaker-emu up [--version 5|3] [--ip 127.0.1.1] [--machine FILE] [--boot] [--udp-loss P]
     spinnaker-emu status [--ip 127.0.1.1] [-v]
     spinnaker-emu down [--ip 127.0.1.1]          # no --ip: the boards `up` started
     spinnaker-emu boot [--ip 127.0.1.1]
@@ -30,7 +30,11 @@ def cmd_up(args):
         except (ValueError, KeyError, TypeError, RuntimeError) as e:
             raise ValueError("%s: not a board definition: %s" % (args.machine, e) if args.machine
                              else str(e))
-        h = start_board(args.ip, args.version, args.machine, detach=True, boards=args.boards)
+        from .board.faults import check
+        faults = check({k: v for k, v in (("udp_loss", args.udp_loss), ("link_loss", args.link_loss))
+                        if v is not None}, "--udp-loss/--link-loss")
+        h = start_board(args.ip, args.version, args.machine, detach=True, boards=args.boards,
+                        faults=faults)
     except (BoardError, ValueError) as e:
         print("spinnaker-emu: %s" % e, file=sys.stderr)
         return 1
@@ -300,6 +304,10 @@ def main(argv=None):
     p.add_argument("--boards", type=int, default=1,
                    help="N SpiNN-5 boards as a torus of N/3 triads on consecutive addresses")
     p.add_argument("--boot", action="store_true", help="also boot it with our own boot image")
+    p.add_argument("--udp-loss", type=float, metavar="P",
+                   help="drop this share of its SCP/bulk datagrams (fault injection)")
+    p.add_argument("--link-loss", type=float, metavar="P",
+                   help="drop this share of SCP crossing links between its boards")
     p.set_defaults(func=cmd_up)
 
     p = sub.add_parser("down", help="stop emulated boards (those `up` started when no --ip)")

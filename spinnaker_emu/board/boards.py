@@ -5,6 +5,8 @@ links for fault emulation). A definition file looks like::
     ip = "127.0.1.1"            # the Ethernet chip's address (never 127.0.0.1)
     dead_chips = [[7, 7]]       # optional
     dead_links = [[0, 0, 1]]    # optional: x, y, link
+    [faults]                    # optional: injected packet loss (board/faults.py)
+    udp_loss = 0.05
     [cores]                     # optional: working cores per chip ("x,y" = n)
     "3,3" = 17
 
@@ -84,3 +86,14 @@ def load_board_spec(path):
     if len(own) != 1:
         raise ValueError("%s: board %s is not in its machine" % (path, d["own"]))
     return machine, own[0], int(d["fabric_port"])
+
+
+def load_faults(path):
+    """The [faults] table of a definition file (TOML) or the "faults" of a cluster
+    board's start-up file (JSON): injected packet loss (board/faults.py)."""
+    from .faults import check
+    if path.endswith(".json"):
+        import json
+        with open(path) as f:
+            return check(json.load(f).get("faults"), path)
+    return check(_parse(path).get("faults"), path)

@@ -24,6 +24,7 @@ import time
 
 from ..protocol import bulk as B
 from ..protocol import constants as C
+from .faults import LossyTransport
 
 SOCKET_BUFFER = 4 << 20          # a full host window must fit in the receive buffer
 SUGGESTED_WINDOW = 16            # datagrams in flight the host should start with
@@ -74,6 +75,8 @@ class BulkEndpoint:
         s.setblocking(False)
         self.transport, _ = await proc.loop.create_datagram_endpoint(lambda: _Protocol(self), sock=s)
         proc.transports["bulk"] = self.transport      # closed with the other endpoints
+        if proc.faults.udp_loss:
+            self.transport = LossyTransport(self.transport, proc.faults)
         return self
 
     def note_bad(self, addr, why):
@@ -83,6 +86,8 @@ class BulkEndpoint:
 
     # ------------------------------------------------------------ host -> board
     def on_datagram(self, data, addr):
+        if self.proc.faults.udp_loss and self.proc.faults.drop_udp():
+            return
         proc = self.proc
         if not (proc.chip.booted and proc.boot_complete):
             return                        # like SCP: an unbooted board is silent

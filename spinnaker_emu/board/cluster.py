@@ -19,6 +19,7 @@ as it reads host/spalloc.toml).
     height = 1
     bmps = [{cabinet = 0, frame = 0, ip = "10.77.1.10", host = "host1"}, ...]
     boards = [{x = 0, y = 0, z = 0, cabinet = 0, frame = 0, board = 0, ip = "10.77.1.11"}, ...]
+                                 # a board may add udp_loss = 0.05, link_loss = 0.05 (faults.py)
 
 A frame (one BMP and its boards) runs on the host its BMP names. Pure data: no
 sockets; errors are ClusterError with one line saying what is wrong where.
@@ -32,6 +33,7 @@ except ImportError:                      # Python 3.10
     tomllib = None
 
 from ..machine.geometry import SPINN5_CHIPS
+from .faults import FAULT_KEYS, check as check_faults
 
 DEFAULT_FABRIC_PORT = 20000
 
@@ -48,6 +50,7 @@ class Frame:
     host: str
     bmp_ip: str
     boards: dict = field(default_factory=dict)     # board number -> IP
+    faults: dict = field(default_factory=dict)     # IP -> injected packet loss (faults.py)
 
 
 @dataclass
@@ -114,8 +117,14 @@ def cluster_from_dict(d, path=""):
             if key not in by_key:
                 raise ClusterError("%s: board %r has no BMP (cabinet %r frame %r)"
                                    % (mname, [b.get(k) for k in "xyz"], key[0], key[1]))
-            by_key[key].boards[_int(b.get("board"), mname + ".boards.board")] = \
-                _ip(b.get("ip"), mname + ".boards.ip")
+            ip = _ip(b.get("ip"), mname + ".boards.ip")
+            by_key[key].boards[_int(b.get("board"), mname + ".boards.board")] = ip
+            try:
+                faults = check_faults({k: b[k] for k in FAULT_KEYS if k in b}, "board " + ip)
+            except ValueError as e:
+                raise ClusterError(str(e))
+            if faults:
+                by_key[key].faults[ip] = faults
     if not frames:
         raise ClusterError("%s: no [[machine]] with bmps" % where)
     return Cluster(hosts, frames, port, path)

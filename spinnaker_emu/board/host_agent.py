@@ -28,6 +28,7 @@ class HostAgent:
         self.log = log or (lambda m: None)
         self.bmps = []
         self._bmp_of = {}                  # board IP -> the BMPServer that powers it
+        self._faults = {ip: f for fr in self.frames for ip, f in fr.faults.items()}
 
     def start(self):
         try:
@@ -64,7 +65,7 @@ class HostAgent:
             self.log("host %s: ignoring the job shape in BMP %s: %s" % (self.name, bmp.ip, e))
             shape = None
         if shape is None or ip not in shape["boards"].values():
-            return start_board(ip)          # a board of its own
+            return start_board(ip, faults=self._faults.get(ip))      # a board of its own
         spec = {"width": shape["width"], "height": shape["height"], "wrap_x": shape["wrap_x"],
                 "wrap_y": shape["wrap_y"],
                 "boards": [[x, y, bip] for (x, y), bip in sorted(shape["boards"].items())],
@@ -75,7 +76,7 @@ class HostAgent:
             json.dump(spec, f)
         self.log("host %s: board %s joins a %dx%d machine of %d boards"
                  % (self.name, ip, shape["width"], shape["height"], len(shape["boards"])))
-        return start_board(ip, machine_file=path)
+        return start_board(ip, machine_file=path, faults=self._faults.get(ip))
 
     def serve_forever(self, done):
         """Until ``done`` (a threading.Event) is set."""

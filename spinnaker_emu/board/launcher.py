@@ -83,7 +83,7 @@ def _wait_group_gone(pgid, deadline):
 
 
 def start_board(ip="127.0.1.1", version=5, machine_file=None, log_path=None, detach=False,
-                timeout=START_TIMEOUT, boards=1):
+                timeout=START_TIMEOUT, boards=1, faults=None):
     """Start a board (or the machine in ``machine_file``); return a BoardHandle when ready."""
     if log_path is None:
         os.makedirs(fabric.board_dir(ip), exist_ok=True)
@@ -96,6 +96,8 @@ def start_board(ip="127.0.1.1", version=5, machine_file=None, log_path=None, det
         cmd += ["--boards", str(boards)]
     if not detach:
         cmd += ["--watch-pid", str(os.getpid())]
+    for key, value in sorted((faults or {}).items()):     # injected packet loss (faults.py)
+        cmd += ["--" + key.replace("_", "-"), str(value)]
     err = open(log_path, "ab")
     try:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,

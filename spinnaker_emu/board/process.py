@@ -32,6 +32,7 @@ from ..protocol.sdp import (SDPHeader, SDPMessage, SCPRequest, ProtocolError, re
                             scp_reply_data)
 from . import bulk, fabric
 from .chip import Chip
+from .faults import Faults
 from .monitor import Monitor
 from .scheduler import Scheduler
 
@@ -40,6 +41,10 @@ RUNNING_COMMAND_PORT = 1     # sPyNNaker's RUNNING_COMMAND_SDP_PORT (docs/RUNTIM
 CMD_RUNTIME, CMD_STOP = 1, 2
 COUNT_TIMEOUT = 1.0          # SpiNNMan waits 2 s for a COUNT reply; leave room under load
 BOOT_ACK_TIMEOUT = 10.0
+# What injected link loss may drop: SCP relayed between boards, which hosts retry.
+# (Multicast batches and lockstep markers carry no retry: losing one would hang a run,
+# where hardware would count a dropped packet.)
+LOSSY_KINDS = ("scp", "scp_reply")
 
 
 def log(*a):
@@ -62,8 +67,9 @@ class _UDP(asyncio.DatagramProtocol):
 
 class ChipProcess:
     def __init__(self, xy, machine, run_dir, ip=None, udp_socks=None, ready_fd=None, clock=None,
-                 endpoints=None):
+                 endpoints=None, faults=None):
         self.ready_fd = ready_fd
+        self.faults = faults or Faults()     # injected packet loss (board/faults.py)
         self.endpoints = endpoints or fabric.Endpoints(run_dir, machine)
         self.chip = Chip(xy, machine, ip, clock)
         self.machine = machine
@@ -154,6 +160,9 @@ class ChipProcess:
         self.loop.call_soon(self.drain_fabric)
 
     def send(self, xy, *msg):
+        if self.faults.link_loss and msg[0] in LOSSY_KINDS and self.faults.drop_link() \
+                and self.machine.board_of.get(xy) != self.machine.board_of.get(self.xy):
+            return                            # lost on an inter-board link (faults.py)
         sock = self.pushes.get(xy)
         if sock is None:
             sock = fabric.tune(self.ctx.socket(zmq.PUSH))
@@ -325,7 +334,13 @@ class ChipProcess:
         else:
             self.boot_complete = True
 
+    def _udp_send(self, data, addr):
+        if not self.faults.drop_udp():
+            self.transports["scp"].sendto(data, addr)
+
     def on_scp_datagram(self, data, addr):
+        if self.faults.udp_loss and self.faults.drop_udp():
+            return
         if not self.boot_started:
             return                      # an unbooted board silently ignores SCP
         if len(data) > C.MAX_SCP_UDP or len(data) < C.UDP_PAD + C.SDP_HEADER_LEN + C.SCP_HEADER_LEN:
@@ -368,17 +383,17 @@ class ChipProcess:
             seq = data[12:14]
             reply = reply_header(hdr, self.chip.x, self.chip.y).pack() + \
                 scp_reply_data(C.RC.ROUTE, int.from_bytes(seq, "little") if len(seq) == 2 else 0)
-            self.transports["scp"].sendto(b"\0\0" + reply, reply_to)
+            self._udp_send(b"\0\0" + reply, reply_to)
 
     async def _local_scp(self, sdp, reply_to, host_ip):
         reply = await self.execute_sdp(sdp, host_ip)
         if reply is not None:
-            self.transports["scp"].sendto(b"\0\0" + reply, reply_to)
+            self._udp_send(b"\0\0" + reply, reply_to)
 
     def on_scp_reply(self, token, reply):
         entry = self.pending.pop(token, None)
         if entry is not None and "scp" in self.transports:
-            self.transports["scp"].sendto(b"\0\0" + reply, entry[0])
+            self._udp_send(b"\0\0" + reply, entry[0])
 
     def _prune_pending(self):
         if len(self.pending) > 4096:
@@ -404,13 +419,13 @@ class ChipProcess:
         hdr = SDPHeader.unpack(sdp)
         tag = self.chip.tags.get(hdr.tag)
         if tag is None and hdr.tag in self.transient_tags and "scp" in self.transports:
-            self.transports["scp"].sendto(b"\0\0" + sdp, self.transient_tags[hdr.tag])
+            self._udp_send(b"\0\0" + sdp, self.transient_tags[hdr.tag])
             return
         if tag is None or tag["reverse"] or not tag.get("tx_port") or "scp" not in self.transports:
             return
         tag["count"] += 1
         payload = sdp[C.SDP_HEADER_LEN:] if tag["strip"] else b"\0\0" + sdp
-        self.transports["scp"].sendto(payload, (socket.inet_ntoa(tag["ip"]), tag["tx_port"]))
+        self._udp_send(payload, (socket.inet_ntoa(tag["ip"]), tag["tx_port"]))
 
     def reverse_tag_changed(self, tag, entry):
         """Bind (or release) the UDP port of a reverse IP tag. False if it cannot be bound."""

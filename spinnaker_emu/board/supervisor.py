@@ -25,7 +25,8 @@ from ..protocol import constants as C
 from . import fabric
 from .arm import cycles
 from .arm.clocks import ChipClocks
-from .boards import load_machine, load_board_spec, triad_boards
+from .boards import load_machine, load_board_spec, load_faults, triad_boards
+from .faults import Faults, check as check_faults
 from .pidfile import pid_file, read_pid_file, pid_alive
 from .process import ChipProcess
 
@@ -52,8 +53,9 @@ def bind_udp(ip, port):
 
 
 class Supervisor:
-    def __init__(self, machine, version, watch_pid=None, own=None, fabric_port=None):
+    def __init__(self, machine, version, watch_pid=None, own=None, fabric_port=None, faults=None):
         self.machine = machine
+        self.faults = faults or {}           # injected packet loss (faults.py)
         self.version = version
         self.watch_pid = watch_pid
         # A cluster board (own = its Ethernet chip) runs only its own 48 chips of the
@@ -113,7 +115,8 @@ class Supervisor:
                                 s.close()
                     ip = self.machine.ethernets.get(xy)
                     ChipProcess(xy, self.machine, self.run_dir, ip, mine, ready_fd=w,
-                                clock=clocks.of(xy), endpoints=self.endpoints).run()
+                                clock=clocks.of(xy), endpoints=self.endpoints,
+                                faults=Faults(**self.faults)).run()
                 except BaseException:
                     import traceback
                     traceback.print_exc()
@@ -206,6 +209,10 @@ def main(argv=None):
                     help="SpiNN-5 boards wired as a torus of triads (1 or a multiple of 3)")
     ap.add_argument("--watch-pid", type=int, help="stop when this process exits")
     ap.add_argument("--log", help="log file for the board after READY")
+    ap.add_argument("--udp-loss", type=float, default=None,
+                    help="drop this share of SCP/bulk datagrams (fault injection)")
+    ap.add_argument("--link-loss", type=float, default=None,
+                    help="drop this share of SCP crossing inter-board links (fault injection)")
     args = ap.parse_args(argv)
     own = fabric_port = None
     if args.machine and args.machine.endswith(".json"):
@@ -214,7 +221,15 @@ def main(argv=None):
         machine = triad_boards(args.ip, args.boards)
     else:
         machine = load_machine(args.machine, args.version, args.ip)
-    sup = Supervisor(machine, args.version, args.watch_pid, own, fabric_port)
+    try:
+        faults = load_faults(args.machine) if args.machine else {}
+        faults.update(check_faults({k: v for k, v in (("udp_loss", args.udp_loss),
+                                                      ("link_loss", args.link_loss)) if v is not None},
+                                   "--udp-loss/--link-loss"))
+    except ValueError as e:
+        print("ERROR %s" % e, flush=True)
+        return 1
+    sup = Supervisor(machine, args.version, args.watch_pid, own, fabric_port, faults)
     # Signals are blocked and collected with sigtimedwait, so the wait loop sleeps
     # in the kernel and a SIGTERM during start-up is not lost.
     signal.pthread_sigmask(signal.SIG_BLOCK, WAITED_SIGNALS)
