@@ -321,3 +321,45 @@ def test_netns_killed_agent_ends_its_jobs_others_carry_on(netns_cluster):
                 j.destroy()
             except Exception:
                 pass
+
+
+def test_fabric_port_never_runs_what_it_receives(tmp_path):
+    """A cluster board's chips listen on TCP; what arrives there is msgpack checked
+    against the table of kinds: a pickle that would run a command is dropped (and
+    logged), as is garbage; the board keeps working."""
+    import pickle
+    import zmq
+    from spinnaker_emu.board.launcher import start_board
+    from spinnaker_emu.host.scp import SCPConnection
+    from spinnaker_emu.protocol.constants import SCPCommand
+    from conftest import fresh_ip
+    ip = fresh_ip()
+    spec = tmp_path / "machine.json"
+    spec.write_text(json.dumps({"width": 8, "height": 8, "wrap_x": False, "wrap_y": False,
+                                "boards": [[0, 0, ip]], "own": ip, "fabric_port": 20300}))
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("touch %s" % marker,))
+
+    h = start_board(ip, machine_file=str(spec), log_path=str(tmp_path / "board.log"))
+    ctx = zmq.Context()
+    try:
+        Transceiver(ip).close()                      # boots it
+        push = ctx.socket(zmq.PUSH)
+        push.setsockopt(zmq.LINGER, 1000)
+        push.connect("tcp://%s:20300" % ip)          # chip (0,0)
+        for raw in (pickle.dumps(Evil()), pickle.dumps(("stop",)), b"\xc1garbage", b""):
+            push.send(raw)
+        push.close()
+        deadline = time.monotonic() + 10
+        while open(tmp_path / "board.log").read().count("dropped a fabric message") < 4:
+            assert time.monotonic() < deadline, open(tmp_path / "board.log").read()[-2000:]
+            time.sleep(0.1)
+        assert not marker.exists()
+        with SCPConnection(ip) as c:
+            c.send(0, 0, 0, SCPCommand.VER)          # still answers
+    finally:
+        ctx.destroy(linger=0)
+        h.stop()

@@ -17,6 +17,9 @@ from ..machine.geometry import board_chip_index
 from ..protocol.fabric import encode, decode, FabricFormatError  # noqa: F401 (the codec)
 
 
+MAX_MESSAGE = 64 << 20
+
+
 def run_root():
     base = os.environ.get("SPINNAKER_EMU_RUN_DIR")
     if base:
@@ -70,4 +73,7 @@ def tune(sock):
     # (a full queue holds the sender's tick loop: process.py backlog).
     sock.setsockopt(zmq.SNDHWM, 20000)
     sock.setsockopt(zmq.RCVHWM, 20000)
+    # A peer on another host could send anything: bound what one message may make us
+    # allocate (the largest real ones, multicast batches of a busy chip, are far smaller).
+    sock.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE)
     return sock
