@@ -273,6 +273,10 @@ class SpallocServer:
                 name, version = self._bmp_version(ip, 20.0 if self.config.cluster else 0)
                 if not name.startswith("BC&MP"):
                     raise BMPError("%s at %s is not a BMP" % (name, ip))
+                if self.config.cluster and boards:
+                    # The hosts' agents outlive an allocator: boards a previous one left
+                    # on would keep that job's shape. Start from everything off.
+                    BMPClient(ip).power(False, sorted(boards), self.config.bmp_timeout)
                 self.workers[ip] = BMPWorker(ip, self.config.bmp_timeout)
 
     @staticmethod
