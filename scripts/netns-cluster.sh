@@ -8,6 +8,7 @@
 #   scripts/netns-cluster.sh up [N]     # N hosts (default 2); prints `spalloc ADDRESS PORT`
 #   scripts/netns-cluster.sh down       # stops everything it started, removes what it made
 #   scripts/netns-cluster.sh kill-host K | start-host K   # faults: SIGKILL / restart host K's agent
+#   scripts/netns-cluster.sh cut-link A B | heal-link A B # faults: hosts A and B lose each other
 #
 # Addresses (all inside 10.77.0.0/16, only on the interfaces this script creates):
 #   bridge mhbr0 in the calling namespace   10.77.0.1   (the allocator, port 22244)
@@ -109,6 +110,21 @@ host_cmd() {   # kill-host K | start-host K: fault injection for tools under tes
     fi
 }
 
+link_cmd() {   # cut-link A B | heal-link A B: hosts A and B stop / start reaching each
+    # other (blackhole routes in both namespaces), while both still reach the rest
+    local what=$1 a=${2:-} b=${3:-} op
+    need_root
+    [ -e "$STATE/up" ] || die "no cluster is up"
+    for h in "$a" "$b"; do
+        [[ "$h" =~ ^[0-9]+$ ]] && [ -e "$STATE/host$h.boards" ] || die "no host '$h' in this cluster"
+    done
+    [ "$a" != "$b" ] || die "a link joins two different hosts"
+    op=add; [ "$what" = heal ] && op=del
+    ip -n "mh-host$a" route $op blackhole "10.77.$b.0/24" 2>/dev/null
+    ip -n "mh-host$b" route $op blackhole "10.77.$a.0/24" 2>/dev/null
+    echo "link host$a-host$b $([ "$what" = heal ] && echo healed || echo cut)"
+}
+
 up() {
     local n=${1:-2} h b
     [[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -le 50 ] || die "N must be 1..50, got '$n'"
@@ -185,5 +201,8 @@ case "${1:-}" in
     down) down ;;
     kill-host) host_cmd kill "${2:-}" ;;
     start-host) host_cmd start "${2:-}" ;;
-    *) echo "usage: $ME up [N] | down | kill-host K | start-host K" >&2; exit 2 ;;
+    cut-link) link_cmd cut "${2:-}" "${3:-}" ;;
+    heal-link) link_cmd heal "${2:-}" "${3:-}" ;;
+    *) echo "usage: $ME up [N] | down | kill-host K | start-host K | cut-link A B | heal-link A B" >&2
+       exit 2 ;;
 esac

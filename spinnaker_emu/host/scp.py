@@ -110,12 +110,13 @@ class SCPConnection:
         rc, seq, payload = parse_scp_reply(data[10:])
         return hdr, rc, seq, payload
 
-    def send(self, x, y, p, cmd, args=(), data=b"", check=True, timeout=None):
+    def send(self, x, y, p, cmd, args=(), data=b"", check=True, timeout=None, tries=None):
         """Send one command and wait for its reply: returns (rc, payload, reply header)."""
         seq = self._next_seq()
         pkt = self.packet(x, y, p, cmd, args, data, seq)
         timeout = self.timeout if timeout is None else timeout
-        for _attempt in range(self.retries):
+        tries = self.retries if tries is None else tries
+        for _attempt in range(tries):
             self.sock.send(pkt)
             deadline = time.monotonic() + timeout
             while True:
@@ -136,7 +137,7 @@ class SCPConnection:
                 if check and rc != RC.OK:
                     raise SCPError(rc, cmd, x, y, p)
                 return rc, payload, hdr
-        raise SCPTimeout("no reply from %s to SCP %d for %d,%d,%d after %d tries" % (self.host, cmd, x, y, p, self.retries))
+        raise SCPTimeout("no reply from %s to SCP %d for %d,%d,%d after %d tries" % (self.host, cmd, x, y, p, tries))
 
     # ------------------------------------------------------------ commands
     def version(self, x=255, y=255, p=0, **kw):
@@ -279,11 +280,12 @@ class SCPConnection:
     def signal(self, app_id, sig, transport=C.SIG_TYPE_NN):
         self.send(255, 255, 0, CMD.SIG, (transport, (int(sig) << 16) | 0xFF00 | app_id, 0xFFFF))
 
-    def count_board(self, x, y, app_id, state):
+    def count_board(self, x, y, app_id, state, tries=None):
         """CMD_COUNT to the Ethernet chip (x, y): (cores of ``app_id`` in ``state`` on its
         board, whether every chip answered). A partial count (RC_P2P_NOREPLY) is a count,
         as SpiNNMan takes it; callers that wait simply ask again."""
-        rc, payload, _h = self.send(x, y, 0, CMD.COUNT, (app_id, int(state)), timeout=2.0, check=False)
+        rc, payload, _h = self.send(x, y, 0, CMD.COUNT, (app_id, int(state)), timeout=2.0, check=False,
+                                    tries=tries)
         if rc not in (RC.OK, RC.P2P_NOREPLY):
             raise SCPError(rc, CMD.COUNT, x, y, 0)
         return (struct.unpack_from("<I", payload)[0] if len(payload) >= 4 else 0), rc == RC.OK

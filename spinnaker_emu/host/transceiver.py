@@ -559,7 +559,9 @@ class Transceiver:
         eths = sorted(self.machine.ethernets) if self.machine else [(255, 255)]
         for (x, y) in eths:
             try:
-                n, complete = self.conn.count_board(x, y, app_id, state)
+                # 2 tries, not 5: a board that does not answer only makes the caller
+                # check each core, which names the silent chips (4 s, not 10 s)
+                n, complete = self.conn.count_board(x, y, app_id, state, tries=2)
             except SCPTimeout:
                 # that board's Ethernet chip is silent: the per-core check names it
                 self.count_incomplete = True
@@ -681,7 +683,7 @@ class Transceiver:
                 continue
             try:
                 with SCPConnection(ip, timeout=0.5, retries=2) as direct:
-                    direct.send(0, 0, 0, CMD.VER)
+                    direct.send(eth[0], eth[1], 0, CMD.VER)     # its own Ethernet chip
                 answers = True
             except (SCPTimeout, OSError):
                 answers = False
