@@ -30,16 +30,16 @@ def lossy_triad():
 def test_loss_is_injected(lossy_triad):
     tx = Transceiver(lossy_triad)             # boots it (boot packets are never dropped)
     try:
-        with SCPConnection(lossy_triad, timeout=0.2, retries=1) as c:
+        with SCPConnection(lossy_triad, timeout=0.1, retries=1) as c:
             answered = 0
-            for _ in range(300):
+            for _ in range(200):
                 try:
                     c.send(0, 0, 0, SCPCommand.VER)
                     answered += 1
                 except SCPTimeout:
                     pass
         # each request and each reply is lost with p = 0.05: ~90 % answered
-        assert 240 <= answered <= 296, answered
+        assert 160 <= answered <= 198, answered
     finally:
         tx.close()
 
@@ -60,6 +60,7 @@ def test_transceiver_reads_and_writes_through_loss(lossy_triad):
 def test_spinnman_reads_and_writes_through_loss(lossy_triad):
     if not os.path.exists(ACCEPTANCE_PY):
         pytest.skip("the acceptance venv (SpiNNMan) is not set up: ../shared/acceptance/setup.sh")
+    # chip (7,11) is on board 3: SCP to it crosses a lossy link as well
     out = subprocess.run([ACCEPTANCE_PY, os.path.join(HERE, "data", "spinnman_rw.py"), lossy_triad,
-                          "0,0", "7,11"], capture_output=True, text=True, timeout=600)
-    assert out.stdout.strip().splitlines()[-1:] == ["OK 6"], out.stdout[-2000:] + out.stderr[-2000:]
+                          "7,11"], capture_output=True, text=True, timeout=600)
+    assert out.stdout.strip().splitlines()[-1:] == ["OK 3"], out.stdout[-2000:] + out.stderr[-2000:]
