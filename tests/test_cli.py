@@ -2,6 +2,7 @@
 (rig's test.aplx, a SARK 3 binary, refuses SC&MP 4.0.0 with RTE_VER; see
 tests/test_arm.py), and user mistakes as one line on stderr, not a traceback."""
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -72,6 +73,12 @@ def test_no_board_at_an_address_is_said_at_once(command, capsys):
         ip, ip)
 
 
+# status: each board's host and its processes' figures (psutil), e.g.
+# "  host vm: 49 processes, CPU 0.0 % now, 1.7 s in all, RSS 4239 MiB (summed)"
+PROCESS_LINE = re.compile(r"  host \S+: \d+ processes, CPU [\d.]+ % now, [\d.]+ s in all, "
+                          r"RSS \d+ MiB \(summed\)$")
+
+
 def test_status_of_the_second_board_of_a_machine_shows_that_machine(tmp_path, capsys):
     """The second board of an unbooted triad answers no SCP; it is still a board (it
     used to be "no board at" it)."""
@@ -82,9 +89,10 @@ def test_status_of_the_second_board_of_a_machine_shows_that_machine(tmp_path, ca
     h = start_board(ips[0], 5, machine_file=str(path))
     try:
         assert cli.main(["status", "--ip", ips[1]]) == 0
-        assert capsys.readouterr().out.splitlines() == [
-            "board %s: SpiNN-5, 144 chips, supervisor pid %d" % (ips[0], h.pid),
-            "  not booted (SCP is ignored until boot)"]
+        lines = capsys.readouterr().out.splitlines()
+        assert lines[0] == "board %s: SpiNN-5, 144 chips, supervisor pid %d" % (ips[0], h.pid)
+        assert PROCESS_LINE.match(lines[1]), lines[1]          # psutil figures
+        assert lines[2:] == ["  not booted (SCP is ignored until boot)"]
     finally:
         h.stop()
 
@@ -297,6 +305,7 @@ def test_status_into_a_pipe_closed_early_says_nothing(make_board):
     p = subprocess.run([sys.executable, "-m", "spinnaker_emu.cli", "status", "--ip", b.ip],
                        env=env, capture_output=True, text=True, timeout=60)
     assert p.returncode == 0 and p.stderr == ""
-    assert p.stdout.splitlines()[:2] == [
-        "board %s: SpiNN-5, 48 chips, supervisor pid %d" % (b.ip, b.handle.pid),
-        "  SC&MP/SpiNNaker 4.0.0, root chip (0,0)"]
+    lines = p.stdout.splitlines()
+    assert lines[0] == "board %s: SpiNN-5, 48 chips, supervisor pid %d" % (b.ip, b.handle.pid)
+    assert PROCESS_LINE.match(lines[1]), lines[1]
+    assert lines[2] == "  SC&MP/SpiNNaker 4.0.0, root chip (0,0)"

@@ -5,16 +5,15 @@ PUSH socket (per-pair FIFO order is what flood fill relies on: FFS, FFCS, FFD
 blocks and FFE arrive in the order they were sent). On one host the transport
 is ipc:// in the board's run directory; between boards of a cluster, tcp:// on
 the boards' own addresses (Endpoints). Messages are msgpack, encoded
-and decoded by the one table of kinds in protocol/fabric.py, never pickle: a
-socket that another host can reach must not run what it receives.
+and decoded by the one table of kinds in protocol/fabric.py (the chip process
+imports it), never pickle: a socket that another host can reach must not run
+what it receives.
 """
 import os
 import tempfile
 
 import zmq
 
-from ..machine.geometry import board_chip_index
-from ..protocol.fabric import encode, decode, FabricFormatError  # noqa: F401 (the codec)
 
 
 MAX_MESSAGE = 64 << 20
@@ -50,6 +49,9 @@ class Endpoints:
         return self.own is None or self.machine.board_of.get(xy) == self.own
 
     def _tcp(self, xy):
+        # imported here: `status` and `down` read pidfile.py, which imports this module,
+        # and must not pay for more than they use
+        from ..machine.geometry import board_chip_index
         eth, index = board_chip_index(self.machine, xy)
         return "tcp://%s:%d" % (self.machine.ethernets[eth], self.fabric_port + index)
 

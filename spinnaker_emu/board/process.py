@@ -26,6 +26,7 @@ import traceback
 import zmq
 
 from ..protocol import constants as C
+from ..protocol import fabric as codec
 from ..protocol.boot import BootAssembler, image_sv_bytes, image_version
 
 from ..protocol.sdp import (SDPHeader, SDPMessage, SCPRequest, ProtocolError, reply_header,
@@ -149,8 +150,8 @@ class ChipProcess:
             except zmq.Again:
                 return
             try:
-                msg = fabric.decode(raw)
-            except fabric.FabricFormatError as e:     # malformed: dropped, one line
+                msg = codec.decode(raw)
+            except codec.FabricFormatError as e:     # malformed: dropped, one line
                 log("chip %s: dropped a fabric message: %s" % (self.xy, e))
                 continue
             try:
@@ -168,7 +169,7 @@ class ChipProcess:
             sock = fabric.tune(self.ctx.socket(zmq.PUSH))
             sock.connect(self.endpoints.connect(xy))
             self.pushes[xy] = sock
-        raw = fabric.encode(*msg)
+        raw = codec.encode(*msg)
         queue = self.backlog.get(xy)
         if queue is not None:
             queue.append(raw)                 # behind earlier messages: keep the order
