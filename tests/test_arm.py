@@ -698,7 +698,7 @@ def _stopped_line(log_path, x, y, p):
 def test_idle_timer_ticks_are_folded_and_busy_ones_are_not(spin3_tx):
     """fold.py: a 10 us timer whose handler changes nothing costs one IRQ per fold, not
     100,000 a second; a handler that counts in SDRAM runs every tick (its count is the
-    number of IRQs taken, and nothing is folded)."""
+    number of ticks, and nothing is folded)."""
     b, tx = spin3_tx()
     x, y = 0, 1
     counter = sdram_slot(tx, x, y, 5)
@@ -715,8 +715,9 @@ def test_idle_timer_ticks_are_folded_and_busy_ones_are_not(spin3_tx):
         time.sleep(0.1)
     virtual, irqs, folded = _stopped_line(b.handle.log_path, x, y, 5)
     assert virtual > 0.5 and folded == 0
-    assert irqs > 0.9 * virtual * 1e5, (virtual, irqs)
-    assert abs(tx.read_word(x, y, counter) - irqs) <= 1
+    count = tx.read_word(x, y, counter)
+    assert count > 0.9 * virtual * 1e5, (virtual, count)     # every tick ran its handler
+    assert irqs >= count, (irqs, count)
     virtual, irqs, folded = _stopped_line(b.handle.log_path, x, y, 6)
     assert virtual > 0.5 and irqs < 10, (virtual, irqs)
     assert folded > 0.9 * virtual * 1e5, (virtual, folded)
