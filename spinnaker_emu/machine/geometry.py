@@ -163,17 +163,25 @@ def triads_machine(width, height, board_ips, dead_chips=(), dead_links=(), cores
     return _from_chip_set(W, H, chips, True, ethernets, dead_links, cores, 5)
 
 
-def _from_chip_set(w, h, chips, wrap, ethernets, dead_links, cores, version):
+def _links(chips, w, h, wrap_x, wrap_y):
+    """Each chip's links to chips that exist (wrapping in x and/or y)."""
     links = {}
     for (x, y) in chips:
         ok = []
         for link, (dx, dy) in enumerate(LINK_DELTAS):
             nx, ny = x + dx, y + dy
-            if wrap:
-                nx, ny = nx % w, ny % h
+            if wrap_x:
+                nx %= w
+            if wrap_y:
+                ny %= h
             if (nx, ny) in chips:
                 ok.append(link)
         links[(x, y)] = frozenset(ok)
+    return links
+
+
+def _from_chip_set(w, h, chips, wrap, ethernets, dead_links, cores, version):
+    links = _links(chips, w, h, wrap, wrap)
     m = Machine(w, h, links, dict(ethernets), dict(cores or {}), wrap, version)
     _remove_dead_links(m, dead_links)
     return m
@@ -205,18 +213,7 @@ def job_machine(width, height, boards, wrap_x=True, wrap_y=True):
                 y %= height
             if 0 <= x < width and 0 <= y < height:
                 chips.add((x, y))
-    links = {}
-    for (x, y) in chips:
-        ok = []
-        for link, (dx, dy) in enumerate(LINK_DELTAS):
-            nx, ny = x + dx, y + dy
-            if wrap_x:
-                nx %= width
-            if wrap_y:
-                ny %= height
-            if (nx, ny) in chips:
-                ok.append(link)
-        links[(x, y)] = frozenset(ok)
+    links = _links(chips, width, height, wrap_x, wrap_y)
     return Machine(width, height, links, dict(boards), {}, wrap_x and wrap_y, 5)
 
 
