@@ -494,6 +494,7 @@ def test_arm_trace_flag_logs_what_a_traced_core_does(make_board, monkeypatch):
     monkeypatch.setenv("SPINNAKER_EMU_ARM_TRACE", "0,1,6")
     b = make_board(version=3, boot=False)
     monkeypatch.delenv("SPINNAKER_EMU_ARM_TRACE")
+    log_start = os.path.getsize(b.handle.log_path)
     tx = Transceiver(b.ip, version=3)
     try:
         x, y = 0, 1
@@ -507,7 +508,7 @@ def test_arm_trace_flag_logs_what_a_traced_core_does(make_board, monkeypatch):
             time.sleep(0.05)
     finally:
         tx.close()
-    log = open(b.handle.log_path).read()
+    log = _log_since(b.handle.log_path, log_start)
     mine = [ln for ln in log.splitlines() if "chip 0,1 core 6: [" in ln]
     assert any("started: APLX" in ln and "entry 0x00000000" in ln for ln in mine), log[-2000:]
     assert any("busy-wait on a timer COUNT at pc 0x000000" in ln for ln in mine), mine
@@ -687,9 +688,17 @@ def _periodic_timer_aplx(counter_addr, counting):
     return table + body
 
 
-def _stopped_line(log_path, x, y, p):
+def _log_since(log_path, start):
+    """The board log from byte ``start`` on (a board's log is appended to by every board
+    that had its address before, earlier tests' included)."""
+    with open(log_path, "rb") as f:
+        f.seek(start)
+        return f.read().decode(errors="replace")
+
+
+def _stopped_line(log_path, start, x, y, p):
     import re
-    lines = [ln for ln in open(log_path).read().splitlines() if "chip %d,%d core %d: stopped:" % (x, y, p) in ln]
+    lines = [ln for ln in _log_since(log_path, start).splitlines() if "chip %d,%d core %d: stopped:" % (x, y, p) in ln]
     assert lines, "no summary line for the core"
     m = re.search(r"([\d.]+) s virtual.* (\d+) IRQs.* (\d+) idle timer ticks folded", lines[-1])
     return float(m.group(1)), int(m.group(2)), int(m.group(3))
@@ -700,6 +709,7 @@ def test_idle_timer_ticks_are_folded_and_busy_ones_are_not(spin3_tx):
     100,000 a second; a handler that counts in SDRAM runs every tick (its count is the
     number of ticks, and nothing is folded)."""
     b, tx = spin3_tx()
+    log_start = os.path.getsize(b.handle.log_path)
     x, y = 0, 1
     counter = sdram_slot(tx, x, y, 5)
     tx.write_word(x, y, counter, 0)
@@ -711,13 +721,13 @@ def test_idle_timer_ticks_are_folded_and_busy_ones_are_not(spin3_tx):
     for app in (61, 62):
         tx.send_signal(app, Signal.STOP)
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and "core 6: stopped:" not in open(b.handle.log_path).read():
+    while time.monotonic() < deadline and "core 6: stopped:" not in _log_since(b.handle.log_path, log_start):
         time.sleep(0.1)
-    virtual, irqs, folded = _stopped_line(b.handle.log_path, x, y, 5)
+    virtual, irqs, folded = _stopped_line(b.handle.log_path, log_start, x, y, 5)
     assert virtual > 0.5 and folded == 0
     count = tx.read_word(x, y, counter)
     assert count > 0.9 * virtual * 1e5, (virtual, count)     # every tick ran its handler
     assert irqs >= count, (irqs, count)
-    virtual, irqs, folded = _stopped_line(b.handle.log_path, x, y, 6)
+    virtual, irqs, folded = _stopped_line(b.handle.log_path, log_start, x, y, 6)
     assert virtual > 0.5 and irqs < 10, (virtual, irqs)
     assert folded > 0.9 * virtual * 1e5, (virtual, folded)
