@@ -170,3 +170,100 @@ def test_image_format_and_aplx_recognition():
         parse_image(b"\0" * 64)
     aplx = struct.pack("<4I", 1, 0x400000, 0x40, 0x100) + struct.pack("<4I", 4, 0x10000, 0, 0)
     assert looks_like_aplx(aplx) and not looks_like_aplx(img) and not looks_like_aplx(bytes(64))
+
+
+# ------------------------------------------------------------------ argument words (protocol/words.py)
+from spinnaker_emu.protocol import words as W
+from spinnaker_emu.protocol.structs import (SV, VCPU, IOBUF_HEAD, pack_iobuf_head, unpack_iobuf_head,
+                                            sv_address, vcpu_address, vcpu_sysram_offset, field_value,
+                                            unpack_all, get_field, set_field, SV_SYSRAM_OFFSET)
+
+
+def test_start_word_round_trip_and_layout():
+    w = W.pack_start(30, C.APP_FLAG_WAIT, W.core_mask([1, 2, 17]))
+    assert w == (30 << 24) | (1 << 18) | (1 << 1) | (1 << 2) | (1 << 17)
+    assert W.unpack_start(w) == (30, 1, 0x20006)
+    assert W.unpack_start(W.pack_start(255, 0x3F, 0x3FFFE)) == (255, 0x3F, 0x3FFFE)
+    with pytest.raises(ValueError):
+        W.core_mask([0])
+
+
+def test_flood_fill_words_match_what_rig_and_spinnman_send():
+    key, data, a3 = W.pack_ffs(7, 12)
+    assert (key, data, a3) == ((C.NN_FFS << 24) | (7 << 16) | (12 << 8), 0, (1 << 31) | 0x3F18)
+    assert W.nn_command(key) == C.NN_FFS and W.unpack_ffs(key) == (7, 12)
+    key, region, a3 = W.pack_ffcs(0b110, W.REGION_ALL)
+    assert (region, a3) == (0x3FFFF, 0x3F18) and W.nn_command(key) == C.NN_FFCS
+    assert W.unpack_ffcs(key) == 0b110
+    key, data, a3 = W.pack_ffe(7, 30, 1)
+    assert (key, a3) == ((C.NN_FFE << 24) | 7, 0x3F00) and W.unpack_start(data) == (30, 1, 0)
+    a1, a2, a3 = W.pack_ffd(7, 3, 256, 0x67800300)
+    assert a1 == (0x3F << 24) | (0x18 << 16) | 7 and a3 == 0x67800300
+    assert W.unpack_ffd(a1, a2) == (7, 3, 256)
+    assert W.unpack_ffd(*W.pack_ffd(2, 0, 4, 0)[:2]) == (2, 0, 4)
+
+
+def test_flood_region_word_membership():
+    bits = (1 << (1 + 4 * 2)) | 1          # chips (5, 10) and (4, 8) of the block at (4, 8)
+    region = W.pack_region(4, 8, bits)
+    assert region == (4 << 24) | (8 << 16) | (3 << 16) | bits
+    assert W.in_region(region, 5, 10) and W.in_region(region, 4, 8)
+    assert not W.in_region(region, 5, 9) and not W.in_region(region, 0, 0)
+    assert all(W.in_region(W.REGION_ALL, x, y) for x in range(4) for y in range(4))
+
+
+def test_signal_word_round_trip():
+    w = W.pack_signal(C.Signal.SYNC0, 30)
+    assert w == (4 << 16) | 0xFF00 | 30 and W.unpack_signal(w) == (C.Signal.SYNC0, 0xFF, 30)
+    assert W.unpack_signal(W.pack_signal(13, 7, 0xF0)) == (13, 0xF0, 7)
+    count = W.pack_state_count(C.CPUState.PAUSE, 30)
+    assert count == (2 << 20) | (1 << 22) | (10 << 16) | 0xFF00 | 30
+    assert W.is_state_count(count) and not W.is_state_count(w)
+    assert W.unpack_signal(count) == (10, 0xFF, 30)
+
+
+def test_iptag_alloc_rtr_words_round_trip():
+    a1 = W.pack_iptag_arg(C.IPTAG_SET, 5, W.IPTAG_STRIP | W.IPTAG_USE_SENDER)
+    assert a1 == (1 << 28) | (1 << 30) | (C.IPTAG_SET << 16) | 5
+    a1 = W.pack_iptag_arg(C.IPTAG_SET, 3, W.IPTAG_REVERSE | W.IPTAG_STRIP, timeout=9, dest_port_cpu=(1 << 5) | 4)
+    assert a1 == (1 << 29) | (1 << 28) | (9 << 24) | (C.IPTAG_SET << 16) | (1 << 13) | (4 << 8) | 3
+    assert W.unpack_iptag_arg(a1) == (C.IPTAG_SET, 3, 3, 9, (1 << 5) | 4)
+    assert W.unpack_reverse_dest(W.pack_reverse_dest(7, 4, 12345)) == (7, 4, 12345)
+    assert W.pack_tto_reply(4) == (8 << 24) | (8 << 16) | (32 << 8) | 4
+    a1 = W.pack_alloc_arg(C.ALLOC_SDRAM, 30, C.ALLOC_FLAG_TAG_RETRY)
+    assert a1 == (4 << 16) | (30 << 8) | C.ALLOC_SDRAM
+    assert W.unpack_alloc_arg(a1) == (C.ALLOC_SDRAM, 30, 4)
+    a1 = W.pack_rtr_arg(C.RTR_LOAD, 30, 1000)
+    assert a1 == (1000 << 16) | (30 << 8) | C.RTR_LOAD
+    assert W.unpack_rtr_arg(a1) == (C.RTR_LOAD, 30, 1000)
+
+
+def test_runtime_command_round_trip():
+    data = W.pack_runtime(1234)
+    assert data == struct.pack("<HHIII", 1, 0, 1234, 0, 0)       # what pynn/loader.py sends
+    assert W.unpack_sim_command(data) == (W.CMD_RUNTIME, 1234, False)
+    assert W.unpack_sim_command(W.pack_runtime(0, infinite=True)) == (W.CMD_RUNTIME, 0, True)
+    assert W.unpack_sim_command(struct.pack("<HH", W.CMD_STOP, 0)) == (W.CMD_STOP, 0, False)
+    assert W.unpack_sim_command(struct.pack("<HHI", 1, 0, 5)) == (1, 5, False)
+    assert W.unpack_sim_command(b"\1\0") is None
+
+
+def test_iobuf_head_and_sv_vcpu_field_access():
+    raw = pack_iobuf_head(0x1000, 17, 250, 42)
+    assert len(raw) == IOBUF_HEAD.size == 16 and unpack_iobuf_head(raw) == (0x1000, 17, 250, 42)
+    assert unpack_iobuf_head(b"xx" + raw, 2).used == 42
+    assert sv_address("sdram_sys") == C.SV_BASE + 0xC8
+    assert sv_address("sdram_base") == C.SV_BASE + 0xC0
+    assert sv_address("p2p_dims", alias=True) == C.SV_BASE_ALIAS + 2
+    assert vcpu_sysram_offset(3, "user0") == vcpu_address(3, "user0") - C.SYSRAM_BASE
+    sysram = bytearray(C.SYSRAM_SIZE)
+    set_field(SV, sysram, "p2p_dims", 0x0808, SV_SYSRAM_OFFSET)
+    set_field(SV, sysram, "shm_root", (1, 2, 3), SV_SYSRAM_OFFSET)
+    assert get_field(SV, sysram, "p2p_dims", SV_SYSRAM_OFFSET) == 0x0808
+    assert get_field(SV, sysram, "shm_root", SV_SYSRAM_OFFSET) == (1, 2, 3)
+    assert field_value(SV, "p2p_dims", bytes(sysram[SV_SYSRAM_OFFSET + 2:SV_SYSRAM_OFFSET + 4])) == 0x0808
+    vcpu = bytearray(C.VCPU_SIZE)
+    set_field(VCPU, vcpu, "app_id", 30)
+    set_field(VCPU, vcpu, "user1", 0xDEADBEEF)
+    fields = unpack_all(VCPU, vcpu)
+    assert fields["app_id"] == 30 and fields["user1"] == 0xDEADBEEF and fields["cpu_state"] == 0

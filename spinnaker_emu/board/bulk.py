@@ -174,7 +174,6 @@ class BulkEndpoint:
 
 def _apply_write(proc, p, address, data):
     proc.chip.memory.write(address, data, p)
-    proc.memory_written(address, len(data))
 
 
 def _read_chunks(proc, p, base, total, chunk, first, count):

@@ -7,7 +7,7 @@ import time
 from ..machine.geometry import p2p_table_words
 from ..protocol import constants as C
 from ..protocol.boot import version_tuple, BOOT_SV_DEFAULTS
-from ..protocol.structs import SV, SDP_MSG_SIZE, SDP_MSG_T
+from ..protocol.structs import SV, SV_SYSRAM_OFFSET, SDP_MSG_SIZE, SDP_MSG_T, get_field, set_field
 from .arm.engine import ArmEngine
 from .cores import CoreManager
 from .heap import Heap
@@ -65,22 +65,17 @@ class Chip:
 
     # ------------------------------------------------------------- sv access
     def sv_get(self, name):
-        f = SV[name]
-        v = struct.unpack_from(f.fmt, self.memory.sysram, C.SV_BASE - C.SYSRAM_BASE + f.offset)
-        return v[0] if len(v) == 1 else v
+        return get_field(SV, self.memory.sysram, name, SV_SYSRAM_OFFSET)
 
     def sv_set(self, name, value):
-        f = SV[name]
-        values = value if isinstance(value, tuple) else (value,)
-        struct.pack_into(f.fmt, self.memory.sysram, C.SV_BASE - C.SYSRAM_BASE + f.offset, *values)
+        set_field(SV, self.memory.sysram, name, value, SV_SYSRAM_OFFSET)
 
     # ------------------------------------------------------------- boot
     def boot(self, sv_bytes, version, root=(0, 0)):
         """Bring the chip up as SC&MP does after netinit."""
         mem = self.memory
         mem.sysram[:] = bytes(C.SYSRAM_SIZE)
-        sv_off = C.SV_BASE - C.SYSRAM_BASE
-        mem.sysram[sv_off:sv_off + len(sv_bytes)] = sv_bytes
+        mem.sysram[SV_SYSRAM_OFFSET:SV_SYSRAM_OFFSET + len(sv_bytes)] = sv_bytes
         for name, default in DEFAULT_SV_INPUTS.items():
             if not self.sv_get(name):
                 self.sv_set(name, default)

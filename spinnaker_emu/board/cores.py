@@ -11,7 +11,9 @@ from ..apps.kernels import KERNELS, load_all
 load_all()          # in the supervisor, before the chips are forked
 from ..protocol import constants as C
 from ..protocol.constants import CPUState, Signal
-from ..protocol.structs import VCPU, VCPU_CLEARED_BYTES, vcpu_address, SV
+from ..protocol.structs import (VCPU, VCPU_CLEARED_BYTES, vcpu_sysram_offset, SV,
+                                SV_SYSRAM_OFFSET, get_field, set_field, pack_iobuf_head, IOBUF_HEAD,
+                                IOBUF_USED)
 
 IDLE_NAME = b"sark"
 PROVENANCE_FIELDS = ("ticks", "sent", "received", "dropped", "late", "overruns", "rte", "reserved")
@@ -40,19 +42,17 @@ class Core:
 
     @property
     def state(self):
-        return self.chip.memory.sysram[vcpu_address(self.p, "cpu_state") - C.SYSRAM_BASE]
+        return self.chip.memory.sysram[vcpu_sysram_offset(self.p, "cpu_state")]
 
     @property
     def app_id(self):
-        return self.chip.memory.sysram[vcpu_address(self.p, "app_id") - C.SYSRAM_BASE]
+        return self.chip.memory.sysram[vcpu_sysram_offset(self.p, "app_id")]
 
     def _vset(self, field, value):
-        f = VCPU[field]
-        struct.pack_into(f.fmt, self.chip.memory.sysram, vcpu_address(self.p) - C.SYSRAM_BASE + f.offset, value)
+        set_field(VCPU, self.chip.memory.sysram, field, value, vcpu_sysram_offset(self.p))
 
     def _vget(self, field):
-        f = VCPU[field]
-        return struct.unpack_from(f.fmt, self.chip.memory.sysram, vcpu_address(self.p) - C.SYSRAM_BASE + f.offset)[0]
+        return get_field(VCPU, self.chip.memory.sysram, field, vcpu_sysram_offset(self.p))
 
     def read(self, addr, n):
         return self.chip.memory.read(addr, n, self.p)
@@ -67,8 +67,7 @@ class Core:
         self.write(addr, (value & 0xFFFFFFFF).to_bytes(4, "little"))
 
     def sv(self, name):
-        f = SV[name]
-        return struct.unpack_from(f.fmt, self.chip.memory.sysram, C.SV_BASE - C.SYSRAM_BASE + f.offset)[0]
+        return get_field(SV, self.chip.memory.sysram, name, SV_SYSRAM_OFFSET)
 
     def user(self, n):
         return self._vget("user%d" % n)
@@ -165,7 +164,7 @@ class Core:
             block = nxt
             guard += 1
         while data:
-            used = mem.read_word(block + 12)
+            used = mem.read_word(block + IOBUF_USED)
             room = size - used
             if room <= 0:
                 new = self._new_iobuf_block()
@@ -175,15 +174,15 @@ class Core:
                 block = new
                 continue
             chunk, data = data[:room], data[room:]
-            mem.write(block + 16 + used, chunk)
-            mem.write_word(block + 12, used + len(chunk))
+            mem.write(block + IOBUF_HEAD.size + used, chunk)
+            mem.write_word(block + IOBUF_USED, used + len(chunk))
 
     def _new_iobuf_block(self):
         heap = self.chip.sys_heap
-        addr = heap.alloc(self.chip.iobuf_size + 16, self.app_id, 0)
+        addr = heap.alloc(self.chip.iobuf_size + IOBUF_HEAD.size, self.app_id, 0)
         if addr:
             now = time.time()
-            self.chip.memory.write(addr, struct.pack("<IIII", 0, int(now), int(now * 1000) % 1000, 0))
+            self.chip.memory.write(addr, pack_iobuf_head(0, int(now), int(now * 1000) % 1000, 0))
         return addr
 
     def free_iobuf(self):
@@ -205,7 +204,7 @@ class CoreManager:
     def boot(self, n_cores, version_word):
         now = int(time.time())
         for p, core in enumerate(self.cores):
-            base = vcpu_address(p) - C.SYSRAM_BASE
+            base = vcpu_sysram_offset(p)
             self.chip.memory.sysram[base:base + C.VCPU_SIZE] = bytes(C.VCPU_SIZE)
             if p >= n_cores:
                 continue
@@ -234,7 +233,7 @@ class CoreManager:
         """Start the image at ``image_addr`` (sv->sdram_sys) on the cores in ``mask``:
         INIT, then WAIT if the wait flag (bit 0 of flags) is set, else c_main."""
         image_addr = self.chip.sdram_sys if image_addr is None else image_addr
-        wait = bool(flags & 1)
+        wait = bool(flags & C.APP_FLAG_WAIT)
         head = self.chip.memory.read(image_addr, 64)
         length = peek_length(head)
         data = self.chip.memory.read(image_addr, min(length, 1 << 20)) if length else head
@@ -244,7 +243,7 @@ class CoreManager:
             core = self.cores[p]
             if core.kernel is not None:
                 self._stop_core(core)
-            base = vcpu_address(p) - C.SYSRAM_BASE
+            base = vcpu_sysram_offset(p)
             self.chip.memory.sysram[base:base + VCPU_CLEARED_BYTES] = bytes(VCPU_CLEARED_BYTES)
             core._vset("phys_cpu", p)
             core._vset("sw_ver", self.chip.version_word)
@@ -334,7 +333,7 @@ class CoreManager:
             self._stop_core(core)
             core.free_iobuf()
             app = core.app_id
-            base = vcpu_address(core.p) - C.SYSRAM_BASE
+            base = vcpu_sysram_offset(core.p)
             self.chip.memory.sysram[base:base + VCPU_CLEARED_BYTES] = bytes(VCPU_CLEARED_BYTES)
             core._vset("phys_cpu", core.p)
             core._vset("sw_ver", self.chip.version_word)

@@ -17,6 +17,7 @@ from ..protocol import constants as C
 from ..protocol.constants import SCPCommand as CMD, RC, CPUState, Signal
 from ..protocol.sdp import pack_args
 from ..protocol.structs import pack_version, pack_chip_info, pack_iptag, RTR_ENTRY
+from ..protocol import words as W
 
 SARK_SCP = {CMD.VER, CMD.READ, CMD.WRITE, CMD.FILL}
 
@@ -104,7 +105,6 @@ class Monitor:
         data = req.data[:req.arg2]
         self.chip.memory.write(req.arg1, data, hdr.dest_cpu)
         _arg(len(data) == req.arg2)
-        self.proc.memory_written(req.arg1, len(data))
         return RC.OK, b""
 
     def cmd_fill(self, hdr, req):
@@ -144,15 +144,15 @@ class Monitor:
 
     # ----------------------------------------------------------- applications
     def cmd_ar(self, hdr, req):
-        mask = req.arg1 & 0x3FFFF
-        _arg(not mask & 1)
-        self.chip.cores.start_app(mask, req.arg1 >> 24, (req.arg1 >> 18) & 0x3F)
+        start = W.unpack_start(req.arg1)
+        _arg(not start.mask & 1)
+        self.chip.cores.start_app(start.mask, start.app_id, start.flags)
         return RC.OK, b""
 
     def cmd_as(self, hdr, req):
-        mask = req.arg2 & 0x3FFFF
-        _arg(not mask & 1)
-        self.chip.cores.start_app(mask, req.arg2 >> 24, (req.arg2 >> 18) & 0x3F, image_addr=req.arg1)
+        start = W.unpack_start(req.arg2)
+        _arg(not start.mask & 1)
+        self.chip.cores.start_app(start.mask, start.app_id, start.flags, image_addr=req.arg1)
         return RC.OK, b""
 
     async def cmd_app_copy_run(self, hdr, req):
@@ -160,8 +160,8 @@ class Monitor:
         checksum = req.arg1 >> 3
         size = req.arg2
         _arg(link <= 5 and size % 4 == 0 and size <= C.SDRAM_TOP - self.chip.sdram_sys)
-        mask = req.arg3 & 0x3FFFF
-        _arg(not mask & 1)
+        start = W.unpack_start(req.arg3)
+        _arg(not start.mask & 1)
         if link not in self.chip.links:
             return RC.TIMEOUT, b""
         neighbour = self.chip.machine.neighbour(self.chip.xy, link)
@@ -172,8 +172,8 @@ class Monitor:
         if checksum and (total & 0x1FFFFFFF) != checksum:
             return RC.SUM, pack_args(total)
         self.chip.memory.write(self.chip.sdram_sys, data)
-        if mask:
-            self.chip.cores.start_app(mask, req.arg3 >> 24, (req.arg3 >> 18) & 0x3F)
+        if start.mask:
+            self.chip.cores.start_app(start.mask, start.app_id, start.flags)
         return RC.OK, b""
 
     def cmd_nnp(self, hdr, req):
@@ -182,10 +182,8 @@ class Monitor:
         return RC.OK, b""
 
     def cmd_ffd(self, hdr, req):
-        block = (req.arg2 >> 16) & 0xFF
-        words = ((req.arg2 >> 8) & 0xFF) + 1
-        data = req.data[:4 * words]
-        self.proc.broadcast_ffd(req.arg1 & 0xFFFF, block, req.arg3, data)
+        flood_id, block, n_bytes = W.unpack_ffd(req.arg1, req.arg2)
+        self.proc.broadcast_ffd(flood_id, block, req.arg3, req.data[:n_bytes])
         return RC.OK, b""
 
     async def cmd_sig(self, hdr, req):
@@ -193,9 +191,8 @@ class Monitor:
         if kind == C.SIG_TYPE_P2P:
             if self.chip.scamp_major >= 4:
                 raise HandlerError(RC.ARG)
-            if (word >> 22) & 1:       # SC&MP 3.x state count: [21:20] mode, [19:16] state
-                state = (word >> 16) & 0xF
-                app_id, app_mask = word & 0xFF, (word >> 8) & 0xFF
+            if W.is_state_count(word):       # SC&MP 3.x state count: [21:20] mode, [19:16] state
+                state, app_mask, app_id = W.unpack_signal(word)
                 n = await self.proc.count_machine(app_id, state, app_mask)
                 return RC.OK, pack_args(n)
         elif kind == C.SIG_TYPE_MC:
@@ -203,9 +200,8 @@ class Monitor:
                 raise HandlerError(RC.ARG)
         elif kind != C.SIG_TYPE_NN:
             raise HandlerError(RC.ARG)
-        sig = (word >> 16) & 0xF
-        _arg(sig <= Signal.USR3)
-        self.proc.broadcast_signal(word & 0x000FFFFF)
+        _arg(W.unpack_signal(word).signal <= Signal.USR3)
+        self.proc.broadcast_signal(word & W.SIGNAL_WORD_BITS)
         return RC.OK, b""
 
     async def cmd_count(self, hdr, req):
@@ -235,15 +231,15 @@ class Monitor:
 
     # ----------------------------------------------------------- IP tags
     def cmd_iptag(self, hdr, req):
-        a1 = req.arg1
-        op, tag = (a1 >> 16) & 0xFF, a1 & 0xFF
+        a1 = W.unpack_iptag_arg(req.arg1)
+        op, tag = a1.op, a1.tag
         _arg(op <= C.IPTAG_TTO and (op in (C.IPTAG_NEW, C.IPTAG_TTO) or tag < C.N_TAGS))
         chip = self.chip
         if op == C.IPTAG_TTO:
             old = chip.transient_timeout
             if req.arg2 < 16:
                 chip.transient_timeout = req.arg2
-            return RC.OK, pack_args((C.N_FIXED_TAGS << 24) | (C.N_POOL_TAGS << 16) | (C.IPTAG_T_SIZE << 8) | old)
+            return RC.OK, pack_args(W.pack_tto_reply(old))
         if op == C.IPTAG_GET:
             count = req.arg2
             _arg(count * C.IPTAG_T_SIZE <= C.SDP_BUF_SIZE and tag + count <= C.N_TAGS)
@@ -258,15 +254,14 @@ class Monitor:
             if not free:
                 return RC.OK, pack_args(0xFF)
             tag = free[0]
-        flags = a1 >> 28
-        timeout = (a1 >> 24) & 0xF
-        port = req.arg2 & 0xFFFF
+        flags = a1.flags
+        dest_x, dest_y, port = W.unpack_reverse_dest(req.arg2)
         ip = req.arg3
-        entry = {"strip": bool(flags & 1), "reverse": bool(flags & 2), "use_sender": bool(flags & 4),
-                 "timeout": timeout, "count": 0}
+        entry = {"strip": bool(flags & W.IPTAG_STRIP), "reverse": bool(flags & W.IPTAG_REVERSE),
+                 "use_sender": bool(flags & W.IPTAG_USE_SENDER), "timeout": a1.timeout, "count": 0}
         if entry["reverse"]:
-            entry.update(rx_port=port, dest_x=(req.arg2 >> 24) & 0xFF, dest_y=(req.arg2 >> 16) & 0xFF,
-                         dest_port_cpu=(a1 >> 8) & 0xFF, ip=b"\0\0\0\0", tx_port=0)
+            entry.update(rx_port=port, dest_x=dest_x, dest_y=dest_y,
+                         dest_port_cpu=a1.dest_port_cpu, ip=b"\0\0\0\0", tx_port=0)
             _arg(port not in (C.SCP_PORT, C.BOOT_PORT) and port != 0)
         else:
             ipb = struct.pack("<I", ip)
@@ -307,8 +302,7 @@ class Monitor:
 
     # ----------------------------------------------------------- allocation
     def cmd_alloc(self, hdr, req):
-        a1 = req.arg1
-        op, app_id, extra = a1 & 0xFF, (a1 >> 8) & 0xFF, (a1 >> 16) & 0xFF
+        op, app_id, extra = W.unpack_alloc_arg(req.arg1)
         _arg(op <= C.HEAP_TAG_PTR)
         chip = self.chip
         heap = chip.sdram_heap
@@ -347,8 +341,7 @@ class Monitor:
         return RC.OK, pack_args(heap.tagged(app_id, req.arg2))
 
     def cmd_rtr(self, hdr, req):
-        a1 = req.arg1
-        op, app_id, count = a1 & 0xFF, (a1 >> 8) & 0xFF, (a1 >> 16) & 0xFFFF
+        op, app_id, count = W.unpack_rtr_arg(req.arg1)
         router = self.chip.router
         _arg(op <= C.RTR_FIXED)
         if op == C.RTR_INIT:
@@ -364,11 +357,10 @@ class Monitor:
                 i = index + req.arg3
                 if 1 <= i < C.N_ROUTER_ENTRIES:
                     router.set_entry(i, key, mask, route, app_id, hdr.srce_cpu)
-            self.proc.routes_changed()
         else:
-            if req.arg2 & 0x80000000:
+            if req.arg2 & W.RTR_FIXED_READ:
                 return RC.OK, pack_args(router.fixed_route)
-            router.fixed_route = req.arg2 & 0xFFFFFF
+            router.fixed_route = req.arg2 & W.FIXED_ROUTE_BITS
             self.chip.sv_set("fr_copy", router.fixed_route)
         return RC.OK, b""
 

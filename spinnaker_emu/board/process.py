@@ -27,8 +27,8 @@ import zmq
 
 from ..protocol import constants as C
 from ..protocol import fabric as codec
+from ..protocol import words as W
 from ..protocol.boot import BootAssembler, image_sv_bytes, image_version
-
 from ..protocol.sdp import (SDPHeader, SDPMessage, SCPRequest, ProtocolError, reply_header,
                             scp_reply_data)
 from . import bulk, fabric
@@ -38,8 +38,6 @@ from .monitor import Monitor
 from .scheduler import Scheduler
 
 PEEK_TIMEOUT = 1.0
-RUNNING_COMMAND_PORT = 1     # sPyNNaker's RUNNING_COMMAND_SDP_PORT (docs/RUNTIME.md)
-CMD_RUNTIME, CMD_STOP = 1, 2
 COUNT_TIMEOUT = 1.0          # SpiNNMan waits 2 s for a COUNT reply; leave room under load
 BOOT_ACK_TIMEOUT = 10.0
 # What injected link loss may drop: SCP relayed between boards, which hosts retry.
@@ -481,14 +479,13 @@ class ChipProcess:
         if core.kernel is None:
             return
         sdp = req_or_sdp if isinstance(req_or_sdp, (bytes, bytearray)) else hdr.pack() + req_or_sdp.pack(len(req_or_sdp.args))
-        if hdr.dest_port == RUNNING_COMMAND_PORT and core.sim is not None and len(sdp) >= 12:
-            cmd = int.from_bytes(sdp[8:10], "little")
-            if cmd == CMD_RUNTIME:
-                n = int.from_bytes(sdp[12:16], "little") if len(sdp) >= 16 else 0
-                infinite = len(sdp) >= 20 and int.from_bytes(sdp[16:20], "little")
-                core.set_run_length(None if (infinite or n == 0xFFFFFFFF) else n)
+        command = W.unpack_sim_command(sdp[C.SDP_HEADER_LEN:])
+        if hdr.dest_port == W.RUNNING_COMMAND_PORT and core.sim is not None and command is not None:
+            if command.cmd == W.CMD_RUNTIME:
+                n = command.n_ticks
+                core.set_run_length(None if (command.infinite or n == W.RUN_FOREVER) else n)
                 return
-            if cmd == CMD_STOP:
+            if command.cmd == W.CMD_STOP:
                 core.exit(0)
                 return
         try:
@@ -579,8 +576,8 @@ class ChipProcess:
 
     def apply_signal(self, word, sig_id=None):
         if self.chip.booted:
-            sig = (word >> 16) & 0xF
-            self.chip.cores.signal(sig, (word >> 8) & 0xFF, word & 0xFF)
+            sig, app_mask, app_id = W.unpack_signal(word)
+            self.chip.cores.signal(sig, app_mask, app_id)
             self.scheduler.check_tables()
             self.scheduler.after_signal(sig, sig_id)
 
@@ -588,22 +585,22 @@ class ChipProcess:
         chip = self.chip
         if not chip.booted:
             return
-        cmd = (key >> 24) & 0xF
+        cmd = W.nn_command(key)
         flood = chip.flood
         if cmd == C.NN_SIG0:
             if data >> 28 == C.NN_SIG0_OP_SIGNAL:
-                self.apply_signal(data & 0x000FFFFF, nid)
+                self.apply_signal(data & W.SIGNAL_WORD_BITS, nid)
         elif cmd == C.NN_FFS:
-            chip.flood = {"id": (key >> 16) & 0xFF, "n_blocks": (key >> 8) & 0xFF, "blocks": set(),
-                          "mask": 0, "load": False}
+            flood_id, n_blocks = W.unpack_ffs(key)
+            chip.flood = {"id": flood_id, "n_blocks": n_blocks, "blocks": set(), "mask": 0, "load": False}
         elif cmd == C.NN_FFCS:
-            if chip.scamp_major >= 4 or in_region(data, chip.x, chip.y):
+            if chip.scamp_major >= 4 or W.in_region(data, chip.x, chip.y):
                 flood["load"] = True
-                flood["mask"] |= key & 0x3FFFE
+                flood["mask"] |= W.unpack_ffcs(key) & ~1
         elif cmd == C.NN_FFE:
             if flood["load"] and len(flood["blocks"]) >= flood["n_blocks"]:
-                mask = ((data & 0x3FFFF) | flood["mask"]) & ~1
-                chip.cores.start_app(mask, (data >> 24) & 0xFF, (data >> 18) & 0x3F)
+                start = W.unpack_start(data)
+                chip.cores.start_app((start.mask | flood["mask"]) & ~1, start.app_id, start.flags)
             chip.flood = {"id": None, "n_blocks": 0, "blocks": set(), "mask": 0, "load": False}
 
     def handle_ffd(self, fid, block, addr, data):
@@ -612,20 +609,3 @@ class ChipProcess:
         self.chip.memory.write(addr, data)
         self.chip.flood["blocks"].add(block)
 
-    # hooks for later layers
-    def memory_written(self, addr, n):
-        pass
-
-    def routes_changed(self):
-        pass
-
-
-def in_region(region, x, y):
-    """SC&MP 3.x flood-fill region membership (level in bits 16-17, 4x4 sub-block mask)."""
-    level = (region >> 16) & 3
-    shift = 6 - 2 * level
-    mask = 0xFF ^ ((4 << shift) - 1)
-    if (x & mask) != ((region >> 24) & mask) or (y & mask) != ((region >> 16) & mask):
-        return False
-    bit = ((x >> shift) & 3) + 4 * ((y >> shift) & 3)
-    return bool(region & (1 << bit))

@@ -4,7 +4,7 @@ and the P2P table, all readable through the router's registers."""
 import struct
 
 from ..protocol import constants as C
-from ..protocol.structs import RTR_ENTRY, SV
+from ..protocol.structs import RTR_ENTRY, sv_address
 
 N = C.N_ROUTER_ENTRIES
 ALLOC_FIRST, ALLOC_LAST = 1, N          # sark_alloc.c: entry 0 is SC&MP's; N is the copy's extra entry
@@ -65,12 +65,12 @@ class Router:
 
     def _head(self):
         if self.memory is not None and self.copy_base:
-            return struct.unpack("<H", self.memory.read(C.SV_BASE + SV["rtr_free"].offset, 2))[0]
+            return struct.unpack("<H", self.memory.read(sv_address("rtr_free"), 2))[0]
         return self._local_head
 
     def _set_head(self, value):
         if self.memory is not None and self.copy_base:
-            self.memory.write(C.SV_BASE + SV["rtr_free"].offset, struct.pack("<H", value))
+            self.memory.write(sv_address("rtr_free"), struct.pack("<H", value))
         else:
             self._local_head = value
 

@@ -3,7 +3,7 @@ the CMD_INFO chip summary and heap blocks. Offsets follow sark.h."""
 import struct
 from collections import namedtuple
 
-from .constants import VCPU_BASE, VCPU_SIZE
+from .constants import VCPU_BASE, VCPU_SIZE, SV_BASE, SV_BASE_ALIAS, SYSRAM_BASE
 
 Field = namedtuple("Field", "offset fmt")
 
@@ -110,14 +110,42 @@ VCPU = {
 VCPU_CLEARED_BYTES = 112     # SARK zeroes these when an app starts; user0..3 survive
 
 
+SV_SYSRAM_OFFSET = SV_BASE - SYSRAM_BASE          # sv_t inside a chip's System RAM buffer
+
+
 def vcpu_address(core, field=None):
     base = VCPU_BASE + VCPU_SIZE * core
     return base if field is None else base + VCPU[field].offset
 
 
+def vcpu_sysram_offset(core, field=None):
+    """Where core ``core``'s vcpu_t (or one of its fields) is in a System RAM buffer."""
+    return vcpu_address(core, field) - SYSRAM_BASE
+
+
+def sv_address(name, alias=False):
+    """The chip address of sv_t field ``name`` (the 0xF5 alias with ``alias``)."""
+    return (SV_BASE_ALIAS if alias else SV_BASE) + SV[name].offset
+
+
+def field_size(layout, name):
+    return struct.calcsize(layout[name].fmt)
+
+
+def unpack_all(layout, buf, base=0):
+    """{name: value} of every field of ``layout`` in ``buf`` (a whole vcpu_t, say)."""
+    return {name: get_field(layout, buf, name, base) for name in layout}
+
+
 def get_field(layout, buf, name, base=0):
     f = layout[name]
     v = struct.unpack_from(f.fmt, buf, base + f.offset)
+    return v[0] if len(v) == 1 else v
+
+
+def field_value(layout, name, raw):
+    """Field ``name`` from ``raw``, the bytes read at the field's own address."""
+    v = struct.unpack_from(layout[name].fmt, raw, 0)
     return v[0] if len(v) == 1 else v
 
 
@@ -195,6 +223,20 @@ SDP_MSG_T = struct.Struct("<IHH")
 SDP_MSG_SIZE = 292
 SDP_MSG_BODY = 8                # offset of the SDP header in sdp_msg_t
 SDP_MSG_MAX_BODY = 8 + 16 + 256
+
+# IOBUF block (sark.h iobuf_t): {next block, unix time, ms, bytes used}, then the text
+IOBUF_HEAD = struct.Struct("<IIII")
+IobufHead = namedtuple("IobufHead", "next time ms used")
+IOBUF_USED = 12                 # offset of ``used`` in the header
+
+
+def pack_iobuf_head(next_block=0, time_s=0, ms=0, used=0):
+    return IOBUF_HEAD.pack(next_block, time_s, ms, used)
+
+
+def unpack_iobuf_head(raw, offset=0):
+    return IobufHead(*IOBUF_HEAD.unpack_from(raw, offset))
+
 
 # Heap: heap_t {free, first, last, free_bytes}; block_t {next, free}
 HEAP_T = struct.Struct("<IIII")
