@@ -8,7 +8,8 @@ from ..apps.image import AppImage
 from ..apps.regions import pack_region_table, pack_system_region
 from ..protocol import constants as C
 from ..protocol.constants import SCPCommand as CMD
-from ..protocol.structs import vcpu_address
+from ..protocol import words as W
+from ..protocol.structs import vcpu_address, RTR_ENTRY
 from .scp import SCPError
 
 SYSTEM_REGION_BYTES = 16
@@ -29,19 +30,18 @@ def load_app(conn, x, y, p, kernel, config, app_id, n_ticks, time_scale=None, ti
     conn.write(x, y, table, pack_region_table([region0, region1]))
     conn.write_word(x, y, vcpu_address(p, "user0"), table)
     conn.write(x, y, C.SDRAM_SYS, AppImage(kernel, kernel).pack())
-    conn.send(x, y, 0, CMD.AR, ((app_id << 24) | (1 << p),))
+    conn.send(x, y, 0, CMD.AR, (W.pack_start(app_id, 0, W.core_mask([p])),))
     return region1, prov
 
 
 def load_routes(conn, x, y, entries, app_id):
     """entries: [(key, mask, route word)] appended to the chip's table."""
-    _rc, payload, _h = conn.send(x, y, 0, CMD.ALLOC, ((app_id << 8) | C.ALLOC_RTR, len(entries)))
+    _rc, payload, _h = conn.send(x, y, 0, CMD.ALLOC, (W.pack_alloc_arg(C.ALLOC_RTR, app_id), len(entries)))
     first = struct.unpack("<I", payload)[0]
     if not first:
         raise SCPError(C.RC.OK, CMD.ALLOC, x, y, 0)
-    conn.write(x, y, C.SDRAM_SYS, b"".join(struct.pack("<HHIII", i, 0, r, k, m)
-                                            for i, (k, m, r) in enumerate(entries)))
-    conn.send(x, y, 0, CMD.RTR, ((len(entries) << 16) | (app_id << 8) | C.RTR_LOAD, C.SDRAM_SYS, first))
+    conn.write(x, y, C.SDRAM_SYS, b"".join(RTR_ENTRY.pack(i, 0, r, k, m) for i, (k, m, r) in enumerate(entries)))
+    conn.send(x, y, 0, CMD.RTR, (W.pack_rtr_arg(C.RTR_LOAD, app_id, len(entries)), C.SDRAM_SYS, first))
 
 
 def source_config(sends):
@@ -71,6 +71,9 @@ def count_state(conn, app_id, state, ethernets=((0, 0),)):
 
 
 def wait_state(conn, app_id, state, n, timeout=10.0, ethernets=((0, 0),), poll=0.01):
+    """Poll CMD_COUNT (summed over ``ethernets``) until ``n`` cores of ``app_id`` are in
+    ``state``; TimeoutError after ``timeout`` s. (Transceiver.wait_for_cores is the full
+    form: per-core states, RTE cores named with their IOBUF.)"""
     deadline = time.monotonic() + timeout
     got = None
     while time.monotonic() < deadline:

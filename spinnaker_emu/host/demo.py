@@ -4,13 +4,15 @@ IOBUF, stop the application and check the cores are idle again."""
 import time
 
 from ..apps.image import AppImage
-from ..protocol import constants as C
 from ..protocol.constants import CPUState, Signal
+from ..protocol.structs import sv_address
+from .apps import wait_state
 from .loader import flood_load
 from .scp import SCPConnection, boot_board
 
 APP_ID = 30
 CORES = (1, 2, 3, 4)
+ROOT = (255, 255)
 
 
 def run_demo(ip, version=5, out=print):
@@ -30,7 +32,7 @@ def run_demo(ip, version=5, out=print):
         out("loaded and started on %d cores in %.2f s" % (want, time.monotonic() - t1))
         bad = 0
         for (x, y) in chips:
-            base = conn.read_word(x, y, C.SV_BASE + 0xC0)         # sv->sdram_base
+            base = conn.read_word(x, y, sv_address("sdram_base"))
             for p in CORES:
                 if conn.read_word(x, y, base + 4 * p) != (x << 24) | (y << 16) | p:
                     bad += 1
@@ -45,10 +47,5 @@ def run_demo(ip, version=5, out=print):
         conn.close()
 
 
-def _wait_count(conn, app_id, state, n, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if conn.count(app_id, state) == n:
-            return
-        time.sleep(0.02)
-    raise TimeoutError("cores of app %d did not reach %s (%d wanted)" % (app_id, state.name, n))
+def _wait_count(conn, app_id, state, n):
+    wait_state(conn, app_id, state, n, ethernets=(ROOT,), poll=0.02)

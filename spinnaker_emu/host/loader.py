@@ -8,51 +8,60 @@ parent links of CMD_INFO, level by level (what SpiNNMan's execute_flood does).
 import struct
 
 from ..protocol import constants as C
+from ..protocol import words as W
 from ..protocol.constants import SCPCommand as CMD
+from ..protocol.structs import sv_address
+from ..protocol.words import core_mask
 from ..machine.geometry import LINK_DELTAS
 
-_FFD_BLOCK = 256
+ROOT = (255, 255)
 
 
-def core_mask(cores):
-    m = 0
-    for p in cores:
-        if not 1 <= p < C.N_CORES:
-            raise ValueError("core %d is not an application core" % p)
-        m |= 1 << p
-    return m
+def pad_image(image):
+    """The image as bytes, padded to whole words."""
+    return bytes(image) + b"\0" * ((-len(image)) % 4)
+
+
+def flood_blocks(image):
+    return (len(image) + W.FFD_BLOCK - 1) // W.FFD_BLOCK
+
+
+def flood(conn, image, selections, app_id, wait=False, flood_id=2, sdram_sys=None, window=1):
+    """One flood fill through the root chip: NNP FFS, an FFCS per (core mask, region) of
+    ``selections``, the FFD blocks (``window`` in flight: they may arrive in any order,
+    each names its block), FFE. ``sdram_sys()`` gives sv->sdram_sys (read from the root
+    when None)."""
+    image = pad_image(image)
+    n_blocks = flood_blocks(image)
+    if n_blocks > W.MAX_FLOOD_BLOCKS:
+        raise ValueError("image too large for one flood fill (%d bytes)" % len(image))
+    conn.send(*ROOT, 0, CMD.NNP, W.pack_ffs(flood_id, n_blocks))
+    for mask, region in selections:
+        conn.send(*ROOT, 0, CMD.NNP, W.pack_ffcs(mask, region))
+    base = sdram_sys() if sdram_sys is not None else conn.read_word(*ROOT, sv_address("sdram_sys"))
+    ops = []
+    for b in range(n_blocks):
+        chunk = image[b * W.FFD_BLOCK:(b + 1) * W.FFD_BLOCK]
+        ops.append((*ROOT, 0, CMD.FFD, W.pack_ffd(flood_id, b, len(chunk), base + b * W.FFD_BLOCK), chunk))
+    conn.pipeline(ops, None, window)
+    conn.send(*ROOT, 0, CMD.NNP, W.pack_ffe(flood_id, app_id, int(wait)))
 
 
 def flood_load(conn, image, cores, app_id, wait=False, flood_id=2):
     """Flood-fill ``image`` to every chip and start it on ``cores`` (core numbers)."""
-    image = bytes(image) + b"\0" * ((-len(image)) % 4)
-    n_blocks = (len(image) + _FFD_BLOCK - 1) // _FFD_BLOCK
-    if n_blocks > 255:
-        raise ValueError("image too large for one flood fill (%d bytes)" % len(image))
-    mask = core_mask(cores)
-    conn.send(255, 255, 0, CMD.NNP, ((C.NN_FFS << 24) | (flood_id << 16) | (n_blocks << 8), 0,
-                                      (1 << 31) | (0x3F << 8) | 0x18))
-    conn.send(255, 255, 0, CMD.NNP, ((C.NN_FFCS << 24) | mask, 0xFFFF | (3 << 16), (0x3F << 8) | 0x18))
-    sdram_sys = conn.read_word(255, 255, C.SV_BASE + 0xC8)
-    for b in range(n_blocks):
-        chunk = image[b * _FFD_BLOCK:(b + 1) * _FFD_BLOCK]
-        words = len(chunk) // 4
-        conn.send(255, 255, 0, CMD.FFD, ((0x3F << 24) | (0x18 << 16) | flood_id,
-                                          (b << 16) | ((words - 1) << 8), sdram_sys + b * _FFD_BLOCK), chunk)
-    conn.send(255, 255, 0, CMD.NNP, ((C.NN_FFE << 24) | flood_id, (app_id << 24) | (int(wait) << 18), 0x3F00))
+    flood(conn, image, [(core_mask(cores), W.REGION_ALL)], app_id, wait, flood_id)
 
 
 def tree_load(conn, chips, image, cores_by_chip, app_id, wait=False):
     """SpiNNMan-style loading: APP_COPY_RUN down the tree of CMD_INFO parent links.
     ``chips``: {(x, y): parent_link}; ``cores_by_chip``: {(x, y): iterable of cores}."""
-    image = bytes(image) + b"\0" * ((-len(image)) % 4)
+    image = pad_image(image)
     checksum = sum(struct.unpack("<%dI" % (len(image) // 4), image)) & 0x1FFFFFFF
     conn.write(0, 0, C.SDRAM_SYS, image)
-    flags = 1 if wait else 0
+    flags = C.APP_FLAG_WAIT if wait else 0
 
     def a3(xy):
-        cores = cores_by_chip.get(xy, ())
-        return (app_id << 24) | (flags << 18) | (core_mask(cores) if cores else 0)
+        return W.pack_start(app_id, flags, core_mask(cores_by_chip.get(xy, ())))
     if cores_by_chip.get((0, 0)):
         conn.send(0, 0, 0, CMD.AR, (a3((0, 0)),))
     # levels by distance from the root along parent links

@@ -9,8 +9,9 @@ from ..protocol import constants as C
 from ..protocol.boot import boot_packets, BOOT_SV_DEFAULTS
 from ..protocol.constants import SCPCommand as CMD, RC
 from ..protocol.sdp import SDPHeader, SCPRequest, parse_scp_reply
-from ..protocol.structs import SV, unpack_version, unpack_chip_info, vcpu_address, VCPU, p2p_live_chips
-
+from ..protocol import words as W
+from ..protocol.structs import (SV, unpack_version, unpack_chip_info, vcpu_address, VCPU, p2p_live_chips,
+                                sv_address, unpack_all, unpack_iobuf_head, IOBUF_HEAD)
 
 
 # Codes that mean "busy or lost on the way, try again" (SpiNNMan retries these too)
@@ -146,42 +147,52 @@ class SCPConnection:
 
     def read(self, x, y, address, length, p=0, window=8, progress=None):
         """Read ``length`` bytes; up to ``window`` 256-byte requests in flight."""
-        out = bytearray(length)
-        ops = [(x, y, p, CMD.READ, (address + off, min(C.SDP_BUF_SIZE, length - off),
-                                     _access(address + off, min(C.SDP_BUF_SIZE, length - off))), b"")
-               for off in range(0, length, C.SDP_BUF_SIZE)]
+        return self.read_many([(x, y, address, length)], p, window, progress)[0]
+
+    def write(self, x, y, address, data, p=0, window=8, progress=None):
+        self.write_many([(x, y, address, data)], p, window, progress)
+
+    def read_many(self, regions, p=0, window=8, progress=None):
+        """Read [(x, y, address, length)...] in 256-byte READs, ``window`` in flight over
+        every region at once; a list of bytes. ``progress(bytes done)`` after each reply."""
+        regions = [tuple(r) for r in regions]
+        outs = [bytearray(n) for (_x, _y, _a, n) in regions]
+        ops, where = [], []
+        for i, (x, y, a, n) in enumerate(regions):
+            for off in range(0, n, C.SDP_BUF_SIZE):
+                k = min(C.SDP_BUF_SIZE, n - off)
+                ops.append((x, y, p, CMD.READ, (a + off, k, _access(a + off, k)), b""))
+                where.append((i, off))
         done = [0]
 
-        def got(i, _rc, payload, _hdr):
-            off = i * C.SDP_BUF_SIZE
-            if len(payload) != ops[i][4][1]:
+        def got(j, _rc, payload, _h):
+            i, off = where[j]
+            if len(payload) != ops[j][4][1]:
                 # SC&MP 4 answers a refused READ with RC_OK and no data: never splice that in
+                x, y = regions[i][:2]
                 raise SCPError(C.RC.ARG, CMD.READ, x, y, p)
-            out[off:off + len(payload)] = payload
+            outs[i][off:off + len(payload)] = payload
             if progress:
                 done[0] += len(payload)
                 progress(done[0])
         self.pipeline(ops, got, window)
-        return bytes(out)
+        return [bytes(o) for o in outs]
 
-    def write(self, x, y, address, data, p=0, window=8, progress=None):
-        data = memoryview(bytes(data))
+    def write_many(self, regions, p=0, window=8, progress=None):
+        """Write [(x, y, address, data)...] in 256-byte WRITEs, ``window`` in flight."""
         ops = []
-        for off in range(0, len(data), C.SDP_BUF_SIZE):
-            chunk = data[off:off + C.SDP_BUF_SIZE]
-            ops.append((x, y, p, CMD.WRITE, (address + off, len(chunk), _access(address + off, len(chunk))), chunk))
+        for (x, y, a, d) in regions:
+            d = memoryview(bytes(d))
+            for off in range(0, len(d), C.SDP_BUF_SIZE):
+                chunk = d[off:off + C.SDP_BUF_SIZE]
+                ops.append((x, y, p, CMD.WRITE, (a + off, len(chunk), _access(a + off, len(chunk))), chunk))
         done = [0]
 
-        def got(i, _rc, _payload, _hdr):
+        def got(j, _rc, _payload, _h):
             if progress:
-                done[0] += len(ops[i][5])
+                done[0] += len(ops[j][5])
                 progress(done[0])
         self.pipeline(ops, got, window)
-
-    def _pipeline(self, x, y, p, ops, on_reply, window):
-        """The single-chip form kept for older callers: ops are (cmd, args, data)."""
-        self.pipeline([(x, y, p, cmd, args, data) for cmd, args, data in ops],
-                      (lambda i, _rc, payload, _h: on_reply(i, payload)) if on_reply else None, window)
 
     def pipeline(self, ops, on_reply=None, window=8, check=True, retry_codes=RETRY_CODES, timeout=None):
         """Run SCP requests with up to ``window`` in flight, each to its own chip/core.
@@ -251,7 +262,7 @@ class SCPConnection:
 
     def live_chips(self):
         """(width, height, [(x, y)...]) from the root chip's sv dims and P2P table."""
-        dims = self.read(255, 255, C.SV_BASE + SV["p2p_dims"].offset, 2)
+        dims = self.read(255, 255, sv_address("p2p_dims"), 2)
         w, h = dims[1], dims[0]
         table = self.read(255, 255, C.ROUTER_BASE + C.RTR_P2P_TABLE, 128 * w)
         return w, h, p2p_live_chips(table, w, h)
@@ -269,16 +280,12 @@ class SCPConnection:
         return info
 
     def vcpu(self, x, y, p):
-        raw = self.read(x, y, vcpu_address(p), C.VCPU_SIZE)
-        out = {}
-        for name, f in VCPU.items():
-            v = struct.unpack_from(f.fmt, raw, f.offset)
-            out[name] = v[0] if len(v) == 1 else v
+        out = unpack_all(VCPU, self.read(x, y, vcpu_address(p), C.VCPU_SIZE))
         out["app_name"] = out["app_name"].rstrip(b"\0").decode(errors="replace")
         return out
 
     def signal(self, app_id, sig, transport=C.SIG_TYPE_NN):
-        self.send(255, 255, 0, CMD.SIG, (transport, (int(sig) << 16) | 0xFF00 | app_id, 0xFFFF))
+        self.send(255, 255, 0, CMD.SIG, (transport, W.pack_signal(sig, app_id), 0xFFFF))
 
     def count_board(self, x, y, app_id, state, tries=None):
         """CMD_COUNT to the Ethernet chip (x, y): (cores of ``app_id`` in ``state`` on its
@@ -295,17 +302,16 @@ class SCPConnection:
         return self.count_board(255, 255, app_id, state)[0]
 
     def alloc_sdram(self, x, y, size, app_id, tag=0):
-        _rc, payload, _h = self.send(x, y, 0, CMD.ALLOC, ((app_id << 8) | C.ALLOC_SDRAM, size, tag))
+        _rc, payload, _h = self.send(x, y, 0, CMD.ALLOC, (W.pack_alloc_arg(C.ALLOC_SDRAM, app_id), size, tag))
         return struct.unpack_from("<I", payload)[0]
 
     def iobuf(self, x, y, p):
-        size = struct.unpack("<I", self.read(x, y, C.SV_BASE + SV["iobuf_size"].offset, 4))[0]
+        size = self.read_word(x, y, sv_address("iobuf_size"))
         block = self.read_word(x, y, vcpu_address(p, "iobuf"))
         text, guard = b"", 0
         while block and guard < 1024:
-            head = self.read(x, y, block, 16)
-            nxt, _t, _ms, used = struct.unpack("<IIII", head)
-            text += self.read(x, y, block + 16, min(used, size)) if used else b""
+            nxt, _t, _ms, used = unpack_iobuf_head(self.read(x, y, block, IOBUF_HEAD.size))
+            text += self.read(x, y, block + IOBUF_HEAD.size, min(used, size)) if used else b""
             block, guard = nxt, guard + 1
         return text.decode("utf-8", "replace")
 

@@ -25,15 +25,16 @@ from ..protocol import eieio
 from ..protocol.boot import version_tuple
 from ..protocol.constants import SCPCommand as CMD, CPUState, Signal, state_name, rte_name
 from ..protocol.sdp import SDPHeader, ProtocolError
-from ..protocol.structs import SV, vcpu_address, unpack_chip_info, IPTAG_T, RTR_ENTRY
+from ..protocol import words as W
+from ..protocol.structs import (SV, vcpu_address, unpack_chip_info, IPTAG_T, RTR_ENTRY, sv_address, field_size,
+                                field_value, unpack_iobuf_head, IOBUF_HEAD)
+from ..protocol.words import core_mask
 from .bulk import BulkClient
-from .loader import core_mask, tree_load
+from .loader import flood, flood_blocks, pad_image, tree_load
 from .progress import make as make_progress
 from .scp import SCPConnection, SCPError, SCPTimeout, boot_board
 
 BULK_THRESHOLD = C.SDP_BUF_SIZE       # more than one SCP packet: use the bulk channel
-FFD_BLOCK = 256
-MAX_FLOOD_BLOCKS = 255
 ERROR_STATES = (CPUState.RTE, CPUState.WDOG)
 
 
@@ -260,7 +261,7 @@ class Transceiver:
         on every live chip (8 in flight). Chips that do not answer are left out, and
         so are links to them."""
         conn = self.conn
-        dims = conn.read(255, 255, C.SV_BASE_ALIAS + SV["p2p_dims"].offset, 2)
+        dims = conn.read(255, 255, sv_address("p2p_dims", alias=True), 2)
         width, height = dims[1], dims[0]
         ver = conn.version()
         boot = (ver["x"], ver["y"])
@@ -331,10 +332,7 @@ class Transceiver:
         key = (x, y, name)
         if cached and key in self._sv_cache:
             return self._sv_cache[key]
-        f = SV[name]
-        size = struct.calcsize(f.fmt)
-        v = struct.unpack(f.fmt, self.conn.read(x, y, C.SV_BASE + f.offset, size))
-        v = v[0] if len(v) == 1 else v
+        v = field_value(SV, name, self.conn.read(x, y, sv_address(name), field_size(SV, name)))
         if cached:
             self._sv_cache[key] = v
         return v
@@ -376,26 +374,7 @@ class Transceiver:
         try:
             if self.bulk is not None:
                 return [bytes(b) for b in self.bulk.read([(x, y, p, a, n) for (x, y, a, n) in regions], bar)]
-            outs = [bytearray(n) for (_x, _y, _a, n) in regions]
-            ops, where = [], []
-            for i, (x, y, a, n) in enumerate(regions):
-                for off in range(0, n, C.SDP_BUF_SIZE):
-                    k = min(C.SDP_BUF_SIZE, n - off)
-                    ops.append((x, y, p, CMD.READ, (a + off, k, _access(a + off, k)), b""))
-                    where.append((i, off))
-            done = [0]
-
-            def got(j, _rc, payload, _h):
-                i, off = where[j]
-                if len(payload) != ops[j][4][1]:
-                    x, y = regions[i][:2]
-                    raise SCPError(C.RC.ARG, CMD.READ, x, y, p)    # SC&MP 4: refused READ = OK, no data
-                outs[i][off:off + len(payload)] = payload
-                done[0] += len(payload)
-                if bar:
-                    bar(done[0])
-            self.conn.pipeline(ops, got, self.window)
-            return [bytes(o) for o in outs]
+            return self.conn.read_many(regions, p, self.window, bar)
         finally:
             if bar:
                 bar.finish()
@@ -408,29 +387,17 @@ class Transceiver:
         try:
             if self.bulk is not None:
                 self.bulk.write([(x, y, p, a, d) for (x, y, a, d) in regions], bar)
-                return
-            ops = []
-            for (x, y, a, d) in regions:
-                d = memoryview(bytes(d))
-                for off in range(0, len(d), C.SDP_BUF_SIZE):
-                    chunk = d[off:off + C.SDP_BUF_SIZE]
-                    ops.append((x, y, p, CMD.WRITE, (a + off, len(chunk), _access(a + off, len(chunk))), chunk))
-            done = [0]
-
-            def got(j, _rc, _payload, _h):
-                done[0] += len(ops[j][5])
-                if bar:
-                    bar(done[0])
-            self.conn.pipeline(ops, got, self.window)
+            else:
+                self.conn.write_many(regions, p, self.window, bar)
         finally:
             if bar:
                 bar.finish()
 
     def read_word(self, x, y, address, p=0):
-        return struct.unpack("<I", self.conn.read(x, y, address, 4, p))[0]
+        return self.conn.read_word(x, y, address, p)
 
     def write_word(self, x, y, address, value, p=0):
-        self.conn.write(x, y, address, struct.pack("<I", value & 0xFFFFFFFF), p)
+        self.conn.write_word(x, y, address, value, p)
 
     def fill_memory(self, x, y, address, word, length):
         """CMD_FILL: ``length`` bytes (multiple of 4) of the 32-bit ``word``."""
@@ -445,7 +412,7 @@ class Transceiver:
     # ================================================================ SDRAM
     def malloc_sdram(self, x, y, size, app_id, tag=0):
         """Allocate from the chip's SDRAM heap (SpiNNMan's form: tag retry flag set)."""
-        a1 = (C.ALLOC_FLAG_TAG_RETRY << 16) | (app_id << 8) | C.ALLOC_SDRAM
+        a1 = W.pack_alloc_arg(C.ALLOC_SDRAM, app_id, C.ALLOC_FLAG_TAG_RETRY)
         _rc, p, _h = self.conn.send(x, y, 0, CMD.ALLOC, (a1, size, tag))
         addr = struct.unpack_from("<I", p)[0] if len(p) >= 4 else 0
         if not addr:
@@ -457,7 +424,7 @@ class Transceiver:
         self.conn.send(x, y, 0, CMD.ALLOC, (C.FREE_SDRAM, address))
 
     def free_sdram_by_app(self, x, y, app_id):
-        _rc, p, _h = self.conn.send(x, y, 0, CMD.ALLOC, ((app_id << 8) | C.FREE_SDRAM_ID,))
+        _rc, p, _h = self.conn.send(x, y, 0, CMD.ALLOC, (W.pack_alloc_arg(C.FREE_SDRAM_ID, app_id),))
         return struct.unpack_from("<I", p)[0] if len(p) >= 4 else 0
 
     # ================================================================ applications
@@ -481,9 +448,8 @@ class Transceiver:
             bad = [p for p in cores if not 1 <= p < (chip.n_cores if chip else C.N_CORES)]
             if bad:
                 raise TransceiverError("chip %d,%d has no application core(s) %s" % (x, y, bad))
-        image = bytes(image) + b"\0" * ((-len(image)) % 4)
-        n_blocks = (len(image) + FFD_BLOCK - 1) // FFD_BLOCK
-        if n_blocks > MAX_FLOOD_BLOCKS:
+        image = pad_image(image)
+        if flood_blocks(image) > W.MAX_FLOOD_BLOCKS:
             self._tree_load(targets, image, app_id, wait)
             return
         masks = {xy: core_mask(cores) for xy, cores in targets.items()}
@@ -499,37 +465,21 @@ class Transceiver:
                     key = (x & ~3, y & ~3)
                     blocks[key] = blocks.get(key, 0) | (1 << ((x & 3) + 4 * (y & 3)))
                 for (bx, by), bits in blocks.items():
-                    selections.append((m, (bx << 24) | (by << 16) | (3 << 16) | bits))
+                    selections.append((m, W.pack_region(bx, by, bits)))
             self._flood(image, selections, app_id, wait)
         elif set(masks) == all_chips and len(set(masks.values())) == 1:
-            self._flood(image, [(next(iter(masks.values())), 0xFFFF | (3 << 16))], app_id, wait)
+            self._flood(image, [(next(iter(masks.values())), W.REGION_ALL)], app_id, wait)
         else:
-            self._flood(image, [(0, 0xFFFF | (3 << 16))], app_id, wait)
-            flags = 1 if wait else 0
-            ops = [(x, y, 0, CMD.AR, ((app_id << 24) | (flags << 18) | m,), b"")
+            self._flood(image, [(0, W.REGION_ALL)], app_id, wait)
+            flags = C.APP_FLAG_WAIT if wait else 0
+            ops = [(x, y, 0, CMD.AR, (W.pack_start(app_id, flags, m),), b"")
                    for (x, y), m in sorted(masks.items())]
             self.conn.pipeline(ops, None, self.window)
 
-    def _flood(self, image, selections, app_id, wait, flood_id=None):
-        """NNP FFS, FFCS per (core mask, region), FFD blocks, FFE (to the root chip)."""
-        conn = self.conn
-        flood_id = flood_id if flood_id is not None else (app_id % 250) + 1
-        n_blocks = (len(image) + FFD_BLOCK - 1) // FFD_BLOCK
-        fwd_rty = (0x3F << 8) | 0x18
-        conn.send(255, 255, 0, CMD.NNP, ((C.NN_FFS << 24) | (flood_id << 16) | (n_blocks << 8), 0,
-                                          (1 << 31) | fwd_rty))
-        for mask, region in selections:
-            conn.send(255, 255, 0, CMD.NNP, ((C.NN_FFCS << 24) | mask, region, fwd_rty))
-        sdram_sys = self.sv_value(255, 255, "sdram_sys")
-        ops = []
-        for b in range(n_blocks):
-            chunk = image[b * FFD_BLOCK:(b + 1) * FFD_BLOCK]
-            words = len(chunk) // 4
-            ops.append((255, 255, 0, CMD.FFD, ((0x3F << 24) | (0x18 << 16) | flood_id,
-                                               (b << 16) | ((words - 1) << 8), sdram_sys + b * FFD_BLOCK), chunk))
-        # FFD blocks may arrive in any order (each names its block), so pipeline them
-        conn.pipeline(ops, None, self.window)
-        conn.send(255, 255, 0, CMD.NNP, ((C.NN_FFE << 24) | flood_id, (app_id << 24) | (int(wait) << 18), 0x3F00))
+    def _flood(self, image, selections, app_id, wait):
+        """One flood fill (host/loader.flood), its FFD blocks pipelined."""
+        flood(self.conn, image, selections, app_id, wait, flood_id=(app_id % 250) + 1,
+              sdram_sys=lambda: self.sv_value(255, 255, "sdram_sys"), window=self.window)
 
     def _tree_load(self, targets, image, app_id, wait):
         boot = self.machine.boot_chip
@@ -552,7 +502,7 @@ class Transceiver:
         """Cores of ``app_id`` in ``state`` over every board: CMD_COUNT per Ethernet
         chip on SC&MP 4, the P2P state count (CMD_SIG type 1) on SC&MP 3."""
         if self.scamp_major < 4:
-            word = (2 << 20) | (1 << 22) | ((int(state) & 0xF) << 16) | (0xFF << 8) | (app_id & 0xFF)
+            word = W.pack_state_count(state, app_id)
             _rc, payload, _h = self.conn.send(255, 255, 0, CMD.SIG, (C.SIG_TYPE_P2P, word, 0xFFFF))
             return struct.unpack_from("<I", payload)[0] if len(payload) >= 4 else 0
         total = 0
@@ -732,15 +682,15 @@ class Transceiver:
             guard += 1
             keys = sorted(current)
             blocks = {}
-            self.conn.pipeline([(c[0], c[1], 0, CMD.READ, (current[c], 16, 2), b"") for c in keys],
-                               lambda i, _rc, pl, _h: blocks.__setitem__(keys[i], struct.unpack("<IIII", pl)),
+            self.conn.pipeline([(c[0], c[1], 0, CMD.READ, (current[c], IOBUF_HEAD.size, 2), b"") for c in keys],
+                               lambda i, _rc, pl, _h: blocks.__setitem__(keys[i], unpack_iobuf_head(pl)),
                                self.window)
             regions, order = [], []
             for c in keys:
                 nxt, _t, _ms, used = blocks[c]
                 used = min(used, sizes[(c[0], c[1])])
                 if used:
-                    regions.append((c[0], c[1], current[c] + 16, used))
+                    regions.append((c[0], c[1], current[c] + IOBUF_HEAD.size, used))
                     order.append(c)
             for c, data in zip(order, self.read_memory_many(regions) if regions else []):
                 texts[c] += data
@@ -760,12 +710,12 @@ class Transceiver:
         table += struct.pack("<4I", *([0xFFFFFFFF] * 4))
         buf = self.sv_value(x, y, "sdram_sys")
         self.write_memory(x, y, buf, table)
-        _rc, p, _h = self.conn.send(x, y, 0, CMD.ALLOC, ((app_id << 8) | C.ALLOC_RTR, n))
+        _rc, p, _h = self.conn.send(x, y, 0, CMD.ALLOC, (W.pack_alloc_arg(C.ALLOC_RTR, app_id), n))
         base = struct.unpack_from("<I", p)[0] if len(p) >= 4 else 0
         if not base:
             raise TransceiverError("chip %d,%d: not enough free router entries for %d routes of app %d"
                                    % (x, y, n, app_id))
-        self.conn.send(x, y, 0, CMD.RTR, ((n << 16) | (app_id << 8) | C.RTR_LOAD, buf, base))
+        self.conn.send(x, y, 0, CMD.RTR, (W.pack_rtr_arg(C.RTR_LOAD, app_id, n), buf, base))
         return base
 
     def read_routes(self, x, y, app_id=None):
@@ -782,16 +732,16 @@ class Transceiver:
         return out
 
     def clear_routes(self, x, y):
-        self.conn.send(x, y, 0, CMD.RTR, (C.RTR_INIT,))
+        self.conn.send(x, y, 0, CMD.RTR, (W.pack_rtr_arg(C.RTR_INIT),))
 
     def free_routes(self, x, y, app_id):
-        self.conn.send(x, y, 0, CMD.ALLOC, ((app_id << 8) | C.FREE_RTR_ID, 1))
+        self.conn.send(x, y, 0, CMD.ALLOC, (W.pack_alloc_arg(C.FREE_RTR_ID, app_id), 1))
 
     def set_fixed_route(self, x, y, route):
-        self.conn.send(x, y, 0, CMD.RTR, (C.RTR_FIXED, route & 0xFFFFFF))
+        self.conn.send(x, y, 0, CMD.RTR, (W.pack_rtr_arg(C.RTR_FIXED), route & W.FIXED_ROUTE_BITS))
 
     def read_fixed_route(self, x, y):
-        _rc, p, _h = self.conn.send(x, y, 0, CMD.RTR, (C.RTR_FIXED, 0x80000000))
+        _rc, p, _h = self.conn.send(x, y, 0, CMD.RTR, (W.pack_rtr_arg(C.RTR_FIXED), W.RTR_FIXED_READ))
         return struct.unpack_from("<I", p)[0]
 
     # ================================================================ IP tags
@@ -814,25 +764,26 @@ class Transceiver:
         if host in (None, "", "localhost", "0.0.0.0"):
             host = self.local_ip()
         x, y = self._board_chip(board)
-        a1 = (int(strip) << 28) | (int(use_sender) << 30) | (C.IPTAG_SET << 16) | tag
+        a1 = W.pack_iptag_arg(C.IPTAG_SET, tag, (W.IPTAG_STRIP if strip else 0)
+                              | (W.IPTAG_USE_SENDER if use_sender else 0))
         self.conn.send(x, y, 0, CMD.IPTAG, (a1, port, _ip_word(socket.gethostbyname(host))))
 
     def set_reverse_ip_tag(self, tag, port, x, y, p, sdp_port=1, board=None):
         """Reverse IP tag: UDP to the board's ``port`` becomes SDP to core x,y,p."""
         bx, by = self._board_chip(board)
-        a1 = (1 << 29) | (1 << 28) | (C.IPTAG_SET << 16) | (sdp_port << 13) | (p << 8) | tag
-        self.conn.send(bx, by, 0, CMD.IPTAG, (a1, (x << 24) | (y << 16) | port, 0))
+        a1 = W.pack_iptag_arg(C.IPTAG_SET, tag, W.IPTAG_REVERSE | W.IPTAG_STRIP, dest_port_cpu=(sdp_port << 5) | p)
+        self.conn.send(bx, by, 0, CMD.IPTAG, (a1, W.pack_reverse_dest(x, y, port), 0))
 
     def clear_ip_tag(self, tag, board=None):
         x, y = self._board_chip(board)
-        self.conn.send(x, y, 0, CMD.IPTAG, ((C.IPTAG_CLR << 16) | tag,))
+        self.conn.send(x, y, 0, CMD.IPTAG, (W.pack_iptag_arg(C.IPTAG_CLR, tag),))
 
     def get_tags(self, board=None):
         """{tag: dict} of the board's valid tags."""
         x, y = self._board_chip(board)
         out = {}
         for first in (0, 8):
-            _rc, p, _h = self.conn.send(x, y, 0, CMD.IPTAG, ((C.IPTAG_GET << 16) | first, 8))
+            _rc, p, _h = self.conn.send(x, y, 0, CMD.IPTAG, (W.pack_iptag_arg(C.IPTAG_GET, first), 8))
             for k in range(min(8, len(p) // C.IPTAG_T_SIZE)):
                 ip, _mac, tx_port, _to, flags, count, rx_port, dest, dpc = IPTAG_T.unpack_from(p, 32 * k)
                 if not flags & C.TAG_FLAG_VALID:
@@ -888,11 +839,3 @@ def _describe(cores):
     if len(items) > 20:
         text += "; and %d more" % (len(items) - 20)
     return text
-
-
-def _access(addr, n):
-    if addr % 4 == 0 and n % 4 == 0:
-        return 2
-    if addr % 2 == 0 and n % 2 == 0:
-        return 1
-    return 0

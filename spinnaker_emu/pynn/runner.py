@@ -19,14 +19,6 @@ from ..mapping import Graph, AppVertex, AppEdge, MappingError, map_network
 from ..mapping.keys import KEY_MASK
 from . import config as _config
 
-APP_ID = 30
-RUNNING_COMMAND_SDP_PORT = 1
-CMD_RUNTIME = 1
-CMD_STOP = 2
-RECORDING_BUDGET_PER_CORE = 4 << 20          # bytes of recording buffer per core
-SDRAM_USER_PER_CHIP = 100 << 20              # what we let the application use per chip
-DEFAULT_RECORD_TICKS = 1000
-
 
 class SpiNNakerRunError(RuntimeError):
     pass
