@@ -14,7 +14,8 @@ from spinnaker_emu.host.scp import SCPConnection, SCPError, SCPTimeout
 from spinnaker_emu.protocol import constants as C
 from spinnaker_emu.protocol.constants import SCPCommand as CMD, RC, CPUState, Signal
 from spinnaker_emu.protocol.sdp import SDPHeader, parse_scp_reply
-from spinnaker_emu.protocol.structs import SV, unpack_chip_info, IPTAG_T
+from spinnaker_emu.protocol.structs import unpack_chip_info, IPTAG_T, sv_address
+from spinnaker_emu.host.apps import wait_state
 
 from conftest import fresh_ip
 
@@ -22,19 +23,11 @@ SPINN5 = [(x, y) for x, ys in {0: range(4), 1: range(5), 2: range(6), 3: range(7
                                5: range(1, 8), 6: range(2, 8), 7: range(3, 8)}.items() for y in ys]
 
 
-def sv_addr(name):
-    return C.SV_BASE + SV[name].offset
+sv_addr = sv_address
 
 
 def wait_count(conn, app_id, state, n, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    got = None
-    while time.monotonic() < deadline:
-        got = conn.count(app_id, state)
-        if got == n:
-            return
-        time.sleep(0.02)
-    raise AssertionError("app %d: %s cores %s, wanted %d" % (app_id, state.name, got, n))
+    wait_state(conn, app_id, state, n, timeout, ethernets=((255, 255),), poll=0.02)
 
 
 # ------------------------------------------------------------------ memory
@@ -333,11 +326,14 @@ def test_several_clients_at_once(spin5):
                     assert c.read(k % 8 if k % 8 < 4 else 4, 3, 0x61000000 + 4096 * k, len(data)) == data
         except Exception as e:          # reported below
             errors.append(e)
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
+    threads = [threading.Thread(target=worker, args=(k,), daemon=True) for k in range(8)]
     for t in threads:
         t.start()
+    deadline = time.monotonic() + 60
     for t in threads:
-        t.join(60)
+        t.join(max(0.0, deadline - time.monotonic()))
+    hung = [t.name for t in threads if t.is_alive()]
+    assert not hung, "workers still running after 60 s: %s" % hung
     assert not errors
 
 
