@@ -46,3 +46,20 @@ def test_refuses_what_is_not_a_message(raw):
 def test_wrong_field_count_is_refused_when_sending():
     with pytest.raises(TypeError):
         F.encode("scp", 1, 2)
+
+
+def test_every_fabric_kind_has_a_chip_process_handler():
+    from spinnaker_emu.board.process import ChipProcess
+    from spinnaker_emu.protocol.fabric import KINDS
+
+    class Bare(ChipProcess):
+        def __init__(self):          # no chip, no sockets: only the table is built
+            pass
+    handlers = Bare()._fabric_handlers()
+    assert set(handlers) == {name for name, _fields in KINDS}
+    for name, fields in KINDS:       # each handler takes exactly the kind's fields
+        import inspect
+        params = inspect.signature(handlers[name]).parameters.values()
+        if any(p.kind == p.VAR_POSITIONAL for p in params):
+            continue
+        assert len(params) == len(fields), name
