@@ -10,6 +10,7 @@ from ..apps.kernels import KERNELS, load_all
 
 load_all()          # in the supervisor, before the chips are forked
 from ..protocol import constants as C
+from .chiplog import log
 from ..protocol.constants import CPUState, Signal
 from ..protocol.structs import (VCPU, VCPU_CLEARED_BYTES, vcpu_sysram_offset, SV,
                                 SV_SYSRAM_OFFSET, get_field, set_field, pack_iobuf_head, IOBUF_HEAD,
@@ -289,8 +290,8 @@ class CoreManager:
         if core.kernel is not None:
             try:
                 core.kernel.stop()
-            except Exception:
-                pass
+            except Exception as e:       # the core stops anyway; say what its kernel did
+                log("chip %s core %d: kernel error on stop (ignored): %r" % (self.chip.xy, core.p, e))
         core.kernel = None
         core.sim = None
 

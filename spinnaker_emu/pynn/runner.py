@@ -6,6 +6,7 @@ data generation, loading (regions, routes, images), running (SYNC0 ... PAUSE),
 extraction (recordings, plastic weights, state for the last sample).
 """
 import json
+import logging
 import os
 import random
 import socket
@@ -183,8 +184,8 @@ class Runner:
         if self.tx is not None:
             try:
                 self.tx.close()
-            except Exception:
-                pass
+            except Exception as e:       # closing must not hide what the run did
+                logging.getLogger(__name__).warning("closing the transceiver failed (ignored): %r", e)
             self.tx = None
         if self.board is not None:
             board, self.board = self.board, None

@@ -4,6 +4,7 @@ commands in order, and the child processes that run emulated BMPs.
 The allocator never starts boards itself: it sends CMD_BMP_POWER to the BMP of
 the board's frame, exactly as spalloc_server does with real hardware.
 """
+import logging
 import os
 import queue
 import random
@@ -136,8 +137,8 @@ class BMPWorker:
                         break
             try:
                 done(error)
-            except Exception:
-                pass
+            except Exception:            # the server's callback: log it, keep the worker alive
+                logging.getLogger(__name__).exception("%s: power callback failed (ignored)", self._thread.name)
 
 
     def _step(self, step):
