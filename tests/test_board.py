@@ -363,3 +363,32 @@ def _not_zombie(pid):
             return f.read().split(")")[-1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_a_bug_in_a_monitor_handler_answers_rc_cmd_and_logs(capsys):
+    """In process: a handler that raises gives the host RC_CMD at once (not silence until
+    its fifth timeout), and the board's log says which command and why."""
+    import asyncio
+    from types import SimpleNamespace
+    from spinnaker_emu.board.monitor import Monitor
+    from spinnaker_emu.protocol.sdp import SCPRequest
+    chip = SimpleNamespace(n_cores=18, scamp_major=4, xy=(0, 0))
+    m = Monitor(chip, proc=None)
+
+    def broken(hdr, req):
+        raise ZeroDivisionError("a bug")
+    m.handlers[CMD.LED] = broken
+    hdr = SDPHeader(flags=0x87, tag=0xFF, dest_port=0, dest_cpu=0, srce_port=7, srce_cpu=31,
+                    dest_x=0, dest_y=0)
+    rc, payload = asyncio.run(m.execute(hdr, SCPRequest(CMD.LED, 1, (0, 0, 0), b"")))
+    assert (rc, payload) == (RC.CMD, b"")
+    err = capsys.readouterr().err
+    assert "error in the handler of SCP LED (answered RC_CMD)" in err and "ZeroDivisionError: a bug" in err
+
+
+def test_run_directory_is_private(tmp_path, monkeypatch):
+    from spinnaker_emu.board import fabric
+    monkeypatch.setenv("SPINNAKER_EMU_RUN_DIR", str(tmp_path / "run"))
+    path = fabric.make_board_dir("127.0.1.9")
+    assert os.stat(tmp_path / "run").st_mode & 0o777 == 0o700
+    assert os.stat(path).st_mode & 0o777 == 0o700

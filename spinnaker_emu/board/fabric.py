@@ -30,6 +30,22 @@ def board_dir(ip):
     return os.path.join(run_root(), "boards", ip)
 
 
+def make_board_dir(ip):
+    """Create (if need be) the run directory and ``ip``'s board folder in it, readable
+    by this user only (0700: the chips' ipc:// sockets and logs live there). The default
+    run directory (/tmp/spinnaker-emu-<uid>), if an older version left it with a looser
+    mode, is tightened. Returns the board folder."""
+    root = run_root()
+    os.makedirs(root, mode=0o700, exist_ok=True)
+    if not os.environ.get("SPINNAKER_EMU_RUN_DIR"):
+        st = os.stat(root)
+        if st.st_uid == os.getuid() and st.st_mode & 0o077:
+            os.chmod(root, 0o700)
+    path = board_dir(ip)
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    return path
+
+
 def chip_endpoint(run_dir, xy):
     return "ipc://" + os.path.join(run_dir, "c%d_%d" % xy)
 

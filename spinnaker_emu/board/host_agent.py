@@ -70,7 +70,7 @@ class HostAgent:
                 "wrap_y": shape["wrap_y"],
                 "boards": [[x, y, bip] for (x, y), bip in sorted(shape["boards"].items())],
                 "own": ip, "fabric_port": self.cluster.fabric_port}
-        os.makedirs(fabric.board_dir(ip), exist_ok=True)
+        fabric.make_board_dir(ip)
         path = os.path.join(fabric.board_dir(ip), "machine.json")
         with open(path, "w") as f:
             json.dump(spec, f)

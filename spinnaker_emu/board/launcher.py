@@ -86,7 +86,7 @@ def start_board(ip="127.0.1.1", version=5, machine_file=None, log_path=None, det
                 timeout=START_TIMEOUT, boards=1, faults=None):
     """Start a board (or the machine in ``machine_file``); return a BoardHandle when ready."""
     if log_path is None:
-        os.makedirs(fabric.board_dir(ip), exist_ok=True)
+        fabric.make_board_dir(ip)
         log_path = os.path.join(fabric.board_dir(ip), "board.log")
     cmd = [sys.executable, "-m", "spinnaker_emu.board.supervisor", "--ip", ip,
            "--version", str(version), "--log", log_path]

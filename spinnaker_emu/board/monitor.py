@@ -12,12 +12,14 @@ for 3.x images. Routing-level errors are always reported.
 """
 import socket
 import struct
+import traceback
 
 from ..protocol import constants as C
 from ..protocol.constants import SCPCommand as CMD, RC, CPUState, Signal
 from ..protocol.sdp import pack_args
 from ..protocol.structs import pack_version, pack_chip_info, pack_iptag, RTR_ENTRY
 from ..protocol import words as W
+from .chiplog import log
 
 SARK_SCP = {CMD.VER, CMD.READ, CMD.WRITE, CMD.FILL}
 
@@ -26,6 +28,10 @@ class HandlerError(Exception):
     def __init__(self, rc):
         super().__init__(rc)
         self.rc = rc
+
+
+def _cmd_name(cmd):
+    return CMD(cmd).name if cmd in CMD._value2member_map_ else str(cmd)
 
 
 def _arg(ok):
@@ -82,6 +88,12 @@ class Monitor:
             if chip.scamp_major >= 4:
                 return RC.OK, b""
             return e.rc, b""
+        except Exception:
+            # A bug of ours, not the host's: answer at once (RC_CMD) rather than leave the
+            # host to time out five times, and say what happened in the board's log.
+            log("chip %s: error in the handler of SCP %s (answered RC_CMD):\n%s"
+                % (chip.xy, _cmd_name(req.cmd), traceback.format_exc()))
+            return RC.CMD, b""
 
     # ----------------------------------------------------------- memory
     def cmd_ver(self, hdr, req):

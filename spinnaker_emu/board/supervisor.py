@@ -77,7 +77,7 @@ class Supervisor:
             info = read_pid_file(ip)
             if info and info.get("pid") != os.getpid() and pid_alive(info["pid"]):
                 raise RuntimeError("a board is already running on %s (supervisor pid %d)" % (ip, info["pid"]))
-        os.makedirs(self.run_dir, exist_ok=True)
+        fabric.make_board_dir(self.ips[0])
         for name in os.listdir(self.run_dir):
             if name.startswith("c") or name == "board.json":
                 try:
@@ -156,7 +156,7 @@ class Supervisor:
                                                        len(self.machine.ethernets))),
                 "chip_pids": {"%d,%d" % xy: pid for pid, xy in self.children.items()}}
         for ip in self.ips:
-            os.makedirs(fabric.board_dir(ip), exist_ok=True)
+            fabric.make_board_dir(ip)
             tmp = pid_file(ip) + ".tmp"
             with open(tmp, "w") as f:
                 json.dump(info, f)
