@@ -222,7 +222,7 @@ def test_sdp_and_eieio_to_and_from_a_core_through_ip_tags(make_board):
         conn.write_word(0, 1, vcpu_address(5, "user1"), 1)
         conn.write(0, 1, C.SDRAM_SYS, AppImage("sdp_echo", "echo").pack())
         conn.send(0, 1, 0, CMD.AR, ((app << 24) | (1 << 5),))
-        time.sleep(0.2)
+        wait_state(conn, app, CPUState.RUN, 1)              # the echo core is listening
         packet = eieio.EIEIOData(type=eieio.KEY_32, keys=[0x1234, 0xABCDEF]).pack()
         inject = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         inject.sendto(packet, (b.ip, rx))

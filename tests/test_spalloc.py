@@ -346,7 +346,9 @@ def test_keepalive_expiry_destroys_and_powers_off(cluster, client):
         # a queued job expires too, as "Cancelled: Job timed out."
         full = client.create(2, 1, keepalive=None)
         q = client.create(1, keepalive=0.3)
-        time.sleep(1.0)
+        deadline = time.monotonic() + 5          # list_jobs, unlike get_job_state, is no keepalive
+        while q in [e["job_id"] for e in monitor.call("list_jobs")] and time.monotonic() < deadline:
+            time.sleep(0.02)
         st = monitor.call("get_job_state", q)
         assert st["state"] == DESTROYED and st["reason"] == "Cancelled: Job timed out."
         client.call("destroy_job", full)

@@ -2,6 +2,7 @@
 its frame's BMP process, boots and answers SCP VER on its own IP; switched off,
 its ports are free and its processes gone; switched on again it is unbooted."""
 import os
+import re
 import socket
 import struct
 import time
@@ -146,7 +147,10 @@ def test_spinnman_probe_passes_on_a_job_board():
         out = subprocess.run([ACCEPTANCE_PY, probe, "--host", ip, "--version", "5"],
                              capture_output=True, text=True, timeout=300)
         lines = out.stdout.splitlines()
-        assert lines and lines[-1] == "score 21/25", out.stdout[-3000:]
+        score = re.fullmatch(r"score (\d+)/(\d+)", lines[-1]) if lines else None
+        assert score, out.stdout[-3000:]
+        # at least the 21 of 25 steps that passed when this was written; more is better
+        assert int(score.group(1)) >= 21 and score.group(2) == "25", out.stdout[-3000:]
         failed = [l for l in lines if l.startswith("FAIL")]
         # only the steps that execute rig's ARM test.aplx (and those that need them) fail
         assert all(any(step in l for step in ("load-executable", "start-application",
