@@ -16,6 +16,7 @@ from ..protocol.structs import (SV, unpack_version, unpack_chip_info, vcpu_addre
 
 # Codes that mean "busy or lost on the way, try again" (SpiNNMan retries these too)
 RETRY_CODES = frozenset({RC.TIMEOUT, RC.P2P_TIMEOUT, RC.LEN, RC.P2P_NOREPLY, RC.P2P_BUSY})
+BUSY_PAUSE = 0.1                 # before resending a request answered with one of them
 
 
 def _cmd_name(cmd):
@@ -34,6 +35,11 @@ class SCPError(IOError):
 
 class SCPTimeout(IOError):
     pass
+
+
+class SCPBusy(SCPError, SCPTimeout):
+    """Every try was answered with a busy code (RETRY_CODES): an SCPError naming the
+    code, and a timeout for callers that only ask whether an answer came."""
 
 
 class NoBoard(SCPTimeout):
@@ -76,7 +82,17 @@ def make_boot_image(version=5, scamp_version=C.DEFAULT_SCAMP_VERSION, **sv):
     return bytes(image)
 
 
-class SCPConnection:
+class Closing:
+    """``close()`` on leaving a ``with`` block (the host's sockets and connections)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()
+
+
+class SCPConnection(Closing):
     def __init__(self, host, port=C.SCP_PORT, timeout=0.5, retries=5):
         self.host, self.port = host, port
         self.timeout, self.retries = timeout, retries
@@ -86,12 +102,6 @@ class SCPConnection:
 
     def close(self):
         self.sock.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        self.close()
 
     def _next_seq(self):
         self.seq = (self.seq + 1) & 0xFFFF
@@ -112,33 +122,13 @@ class SCPConnection:
         return hdr, rc, seq, payload
 
     def send(self, x, y, p, cmd, args=(), data=b"", check=True, timeout=None, tries=None):
-        """Send one command and wait for its reply: returns (rc, payload, reply header)."""
-        seq = self._next_seq()
-        pkt = self.packet(x, y, p, cmd, args, data, seq)
-        timeout = self.timeout if timeout is None else timeout
-        tries = self.retries if tries is None else tries
-        for _attempt in range(tries):
-            self.sock.send(pkt)
-            deadline = time.monotonic() + timeout
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                try:
-                    hdr, rc, rseq, payload = self._recv(left)
-                except socket.timeout:
-                    break
-                except ConnectionRefusedError:
-                    raise NoBoard(self.host)
-                if rseq != seq:
-                    continue
-                if rc in RETRY_CODES and not (cmd == CMD.COUNT and rc == RC.P2P_NOREPLY):
-                    time.sleep(0.1)
-                    break
-                if check and rc != RC.OK:
-                    raise SCPError(rc, cmd, x, y, p)
-                return rc, payload, hdr
-        raise SCPTimeout("no reply from %s to SCP %d for %d,%d,%d after %d tries" % (self.host, cmd, x, y, p, tries))
+        """Send one command and wait for its reply: returns (rc, payload, reply header).
+        A pipeline of one: the same resends, retries and errors."""
+        retry = RETRY_CODES - {RC.P2P_NOREPLY} if cmd == CMD.COUNT else RETRY_CODES   # a partial count
+        out = []
+        self.pipeline([(x, y, p, cmd, args, data)], lambda _i, rc, payload, hdr: out.append((rc, payload, hdr)),
+                      1, check, retry, timeout, tries)
+        return out[0]
 
     # ------------------------------------------------------------ commands
     def version(self, x=255, y=255, p=0, **kw):
@@ -194,17 +184,20 @@ class SCPConnection:
                 progress(done[0])
         self.pipeline(ops, got, window)
 
-    def pipeline(self, ops, on_reply=None, window=8, check=True, retry_codes=RETRY_CODES, timeout=None):
+    def pipeline(self, ops, on_reply=None, window=8, check=True, retry_codes=RETRY_CODES, timeout=None,
+                 tries=None):
         """Run SCP requests with up to ``window`` in flight, each to its own chip/core.
 
         ``ops``: sequence of (x, y, p, cmd, args, data). ``on_reply(index, rc, payload,
         reply header)`` for each reply, in arrival order. A request whose reply is late
         is resent with the same sequence number (the board may execute it twice; reads
         and writes are idempotent); one answered with a code in ``retry_codes`` (the
-        board or a chip on the way was busy) is resent after a short pause. Raises
-        SCPError for any other non-OK code when ``check``, SCPTimeout after
-        ``self.retries`` tries."""
+        board or a chip on the way was busy) is resent after BUSY_PAUSE. Raises
+        SCPError for any other non-OK code when ``check``, SCPTimeout after ``tries``
+        (default ``self.retries``) tries without a reply, SCPBusy (both an SCPError and
+        an SCPTimeout) after ``tries`` busy answers."""
         timeout = self.timeout if timeout is None else timeout
+        tries = self.retries if tries is None else tries
         inflight = {}                    # seq -> [index, packet, due time, tries]
         delayed = []                     # [(resend time, seq)] after a retry code
         nxt, n = 0, len(ops)
@@ -233,7 +226,7 @@ class SCPConnection:
                 now = time.monotonic()
                 for seq, v in inflight.items():
                     if v[2] <= now and not any(d[1] == seq for d in delayed):
-                        if v[3] >= self.retries:
+                        if v[3] >= tries:
                             x, y, p, cmd = ops[v[0]][:4]
                             raise SCPTimeout("no reply from %s to SCP %s for %d,%d,%d after %d tries"
                                              % (self.host, _cmd_name(cmd), x, y, p, v[3]))
@@ -246,12 +239,12 @@ class SCPConnection:
             if v is None:
                 continue                 # a late duplicate of a reply we already have
             if rc in retry_codes:
-                if v[3] >= self.retries:
+                if v[3] >= tries:
                     x, y, p, cmd = ops[v[0]][:4]
-                    raise SCPError(rc, cmd, x, y, p)
+                    raise SCPBusy(rc, cmd, x, y, p)
                 v[3] += 1
-                v[2] = time.monotonic() + 0.05 + timeout
-                delayed.append((time.monotonic() + 0.05, seq))
+                v[2] = time.monotonic() + BUSY_PAUSE + timeout
+                delayed.append((time.monotonic() + BUSY_PAUSE, seq))
                 continue
             del inflight[seq]
             if check and rc != RC.OK:

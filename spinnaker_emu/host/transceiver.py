@@ -27,7 +27,7 @@ from ..protocol.boot import version_tuple
 from ..protocol.constants import SCPCommand as CMD, CPUState, Signal, state_name, rte_name
 from ..protocol import words as W
 from .bulk import BulkClient
-from .scp import SCPConnection, SCPError, SCPTimeout, boot_board
+from .scp import Closing, SCPConnection, SCPError, SCPTimeout, boot_board
 from .tx_discovery import DiscoveryMixin
 from .tx_loading import LoadingMixin
 from .tx_memory import BULK_THRESHOLD, MemoryMixin
@@ -67,7 +67,7 @@ class CoreStateTimeout(TransceiverError):
 
 
 # ---------------------------------------------------------------------- transceiver
-class Transceiver(DiscoveryMixin, MemoryMixin, LoadingMixin, RoutesTagsMixin):
+class Transceiver(Closing, DiscoveryMixin, MemoryMixin, LoadingMixin, RoutesTagsMixin):
     def __init__(self, host, version=5, boot=True, use_bulk=True, progress=None, timeout=0.5,
                  retries=5, window=8, discover=True, **boot_options):
         """Connect to the board at ``host`` (booting it first unless ``boot=False``),
@@ -98,12 +98,6 @@ class Transceiver(DiscoveryMixin, MemoryMixin, LoadingMixin, RoutesTagsMixin):
         self.conn.close()
         if self.bulk is not None:
             self.bulk.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        self.close()
 
     @property
     def has_bulk(self):

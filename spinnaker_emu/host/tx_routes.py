@@ -9,6 +9,7 @@ from ..protocol import words as W
 from ..protocol.constants import SCPCommand as CMD
 from ..protocol.sdp import SDPHeader, ProtocolError
 from ..protocol.structs import IPTAG_T, RTR_ENTRY
+from .scp import Closing
 from .tx_model import RoutingEntry, TransceiverError
 
 
@@ -16,7 +17,7 @@ def _ip_word(ip):
     return struct.unpack("<I", socket.inet_aton(ip))[0]
 
 
-class TagListener:
+class TagListener(Closing):
     """A host UDP socket that receives what leaves the machine through an IP tag:
     SDP (2 padding bytes + SDP header + data) or, with a STRIP tag, the bare data
     (EIEIO packets, or SDP data without its header)."""
@@ -57,12 +58,6 @@ class TagListener:
 
     def close(self):
         self.sock.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        self.close()
 
 
 
