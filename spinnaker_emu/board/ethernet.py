@@ -139,9 +139,6 @@ class EthernetMixin:
             for tok in [t for t, (_a, ts) in self.pending.items() if ts < cutoff]:
                 del self.pending[tok]
 
-    def requester_ip(self, hdr):
-        return self.current_host_ip
-
     def requester_address(self, hdr):
         """(ip, port) of the host a request came from, through its transient reply tag
         (None when the request arrived otherwise)."""

@@ -55,7 +55,9 @@ class Monitor:
         # Commands SC&MP 3.1.0 does not have
         self.v4_only = {CMD.COUNT, CMD.APP_COPY_RUN, CMD.SYNC}
 
-    async def execute(self, hdr, req):
+    async def execute(self, hdr, req, host_ip=b"\0\0\0\0"):
+        """``host_ip``: the address of the host the request came from (IPTAG SET with
+        IP 0 points the tag there)."""
         chip = self.chip
         cpu = hdr.dest_cpu
         if cpu >= chip.n_cores:
@@ -80,7 +82,7 @@ class Monitor:
             handler = self.handlers.get(req.cmd)
             if handler is None or (req.cmd in self.v4_only and chip.scamp_major < 4):
                 raise HandlerError(RC.CMD)
-            result = handler(hdr, req)
+            result = handler(hdr, req, host_ip) if req.cmd == CMD.IPTAG else handler(hdr, req)
             if hasattr(result, "__await__"):
                 result = await result
             return result
@@ -242,7 +244,7 @@ class Monitor:
         return RC.OK, b""
 
     # ----------------------------------------------------------- IP tags
-    def cmd_iptag(self, hdr, req):
+    def cmd_iptag(self, hdr, req, host_ip=b"\0\0\0\0"):
         a1 = W.unpack_iptag_arg(req.arg1)
         op, tag = a1.op, a1.tag
         _arg(op <= C.IPTAG_TTO and (op in (C.IPTAG_NEW, C.IPTAG_TTO) or tag < C.N_TAGS))
@@ -286,7 +288,7 @@ class Monitor:
                     ipb = socket.inet_aton(sender[0])
                 port = sender[1]
             elif ip == 0:
-                ipb = self.proc.requester_ip(hdr)
+                ipb = host_ip
             entry.update(ip=ipb, tx_port=port)
         old = chip.tags.get(tag)
         chip.tags[tag] = entry

@@ -57,7 +57,6 @@ class ChipProcess(EthernetMixin, ServicesMixin):
         self.root = (0, 0)
         self.next_transient = 0
         self.counting = False
-        self.current_host_ip = b"\0\0\0\0"
         self.reverse_socks = {}             # tag -> transport
         self.transports = {}
         self.stopping = None
@@ -253,9 +252,8 @@ class ChipProcess(EthernetMixin, ServicesMixin):
         except ProtocolError:
             return None
         hdr = msg.header
-        self.current_host_ip = host_ip
         try:
-            result = await self.monitor.execute(hdr, req)
+            result = await self.monitor.execute(hdr, req, host_ip)
         except Exception:
             log("chip %s: internal error executing SCP %d:\n%s" % (self.xy, req.cmd, traceback.format_exc()))
             return None
