@@ -299,14 +299,42 @@ class SCPConnection(Closing):
         return struct.unpack_from("<I", payload)[0]
 
     def iobuf(self, x, y, p):
-        size = self.read_word(x, y, sv_address("iobuf_size"))
-        block = self.read_word(x, y, vcpu_address(p, "iobuf"))
-        text, guard = b"", 0
-        while block and guard < 1024:
-            nxt, _t, _ms, used = unpack_iobuf_head(self.read(x, y, block, IOBUF_HEAD.size))
-            text += self.read(x, y, block + IOBUF_HEAD.size, min(used, size)) if used else b""
-            block, guard = nxt, guard + 1
-        return text.decode("utf-8", "replace")
+        """Core x,y,p's IOBUF text."""
+        return self.iobufs([(x, y, p)])[(x, y, p)]
+
+    def iobufs(self, cores, sizes=None, read_many=None, window=8):
+        """{(x, y, p): IOBUF text} of [(x, y, p)...]: every core's chain of blocks
+        followed at once (heads, then one block header per core per round, then the
+        text). ``sizes``: {(x, y): sv->iobuf_size} (read when absent); ``read_many``:
+        how the text is read (default ``self.read_many``; the transceiver's may use
+        the bulk channel)."""
+        cores = sorted(set(tuple(c) for c in cores))
+        sizes = dict(sizes or {})
+        for (x, y) in sorted({c[:2] for c in cores} - set(sizes)):
+            sizes[(x, y)] = self.read_word(x, y, sv_address("iobuf_size"))
+        read_many = read_many or self.read_many
+        heads = {}
+        self.pipeline([(x, y, 0, CMD.READ, (vcpu_address(p, "iobuf"), 4, 2), b"") for (x, y, p) in cores],
+                      lambda i, _rc, pl, _h: heads.__setitem__(cores[i], struct.unpack("<I", pl)[0]), window)
+        texts = {c: b"" for c in cores}
+        current = {c: a for c, a in heads.items() if a}
+        guard = 0
+        while current and guard < 1024:
+            guard += 1
+            keys = sorted(current)
+            blocks = {}
+            self.pipeline([(c[0], c[1], 0, CMD.READ, (current[c], IOBUF_HEAD.size, 2), b"") for c in keys],
+                          lambda i, _rc, pl, _h: blocks.__setitem__(keys[i], unpack_iobuf_head(pl)), window)
+            regions, order = [], []
+            for c in keys:
+                used = min(blocks[c].used, sizes[c[:2]])
+                if used:
+                    regions.append((c[0], c[1], current[c] + IOBUF_HEAD.size, used))
+                    order.append(c)
+            for c, data in zip(order, read_many(regions) if regions else []):
+                texts[c] += data
+            current = {c: blocks[c].next for c in keys if blocks[c].next}
+        return {c: t.decode("utf-8", "replace") for c, t in texts.items()}
 
 
 def _access(addr, n):

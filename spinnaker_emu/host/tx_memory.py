@@ -6,7 +6,7 @@ import struct
 from ..protocol import constants as C
 from ..protocol import words as W
 from ..protocol.constants import SCPCommand as CMD
-from ..protocol.structs import vcpu_address, unpack_iobuf_head, IOBUF_HEAD
+from ..protocol.structs import vcpu_address
 from .progress import make as make_progress
 from .tx_model import TransceiverError, norm_cores
 
@@ -103,34 +103,9 @@ class MemoryMixin:
         return struct.unpack_from("<I", p)[0] if len(p) >= 4 else 0
 
     def get_iobuf(self, cores):
-        """{(x, y, p): IOBUF text} for [(x, y, p)...] or {(x, y): cores}."""
+        """{(x, y, p): IOBUF text} for [(x, y, p)...] or {(x, y): cores} (SCPConnection.iobufs,
+        the text over the bulk channel when the board has one)."""
         targets = norm_cores(cores)
-        cores = [(x, y, p) for (x, y), ps in sorted(targets.items()) for p in ps]
-        sizes = {}
-        for (x, y) in targets:
-            sizes[(x, y)] = self.sv_value(x, y, "iobuf_size")
-        heads = {}
-        self.conn.pipeline([(x, y, 0, CMD.READ, (vcpu_address(p, "iobuf"), 4, 2), b"") for (x, y, p) in cores],
-                           lambda i, _rc, pl, _h: heads.__setitem__(cores[i], struct.unpack("<I", pl)[0]),
-                           self.window)
-        texts = {c: b"" for c in cores}
-        current = {c: a for c, a in heads.items() if a}
-        guard = 0
-        while current and guard < 1024:
-            guard += 1
-            keys = sorted(current)
-            blocks = {}
-            self.conn.pipeline([(c[0], c[1], 0, CMD.READ, (current[c], IOBUF_HEAD.size, 2), b"") for c in keys],
-                               lambda i, _rc, pl, _h: blocks.__setitem__(keys[i], unpack_iobuf_head(pl)),
-                               self.window)
-            regions, order = [], []
-            for c in keys:
-                nxt, _t, _ms, used = blocks[c]
-                used = min(used, sizes[(c[0], c[1])])
-                if used:
-                    regions.append((c[0], c[1], current[c] + IOBUF_HEAD.size, used))
-                    order.append(c)
-            for c, data in zip(order, self.read_memory_many(regions) if regions else []):
-                texts[c] += data
-            current = {c: blocks[c][0] for c in keys if blocks[c][0]}
-        return {c: t.decode("utf-8", "replace") for c, t in texts.items()}
+        sizes = {(x, y): self.sv_value(x, y, "iobuf_size") for (x, y) in targets}
+        return self.conn.iobufs([(x, y, p) for (x, y), ps in sorted(targets.items()) for p in ps], sizes,
+                                self.read_memory_many, self.window)
