@@ -267,3 +267,13 @@ def test_iobuf_head_and_sv_vcpu_field_access():
     set_field(VCPU, vcpu, "user1", 0xDEADBEEF)
     fields = unpack_all(VCPU, vcpu)
     assert fields["app_id"] == 30 and fields["user1"] == 0xDEADBEEF and fields["cpu_state"] == 0
+
+
+def test_p2p_live_chips_whole_table_or_column_by_column():
+    from spinnaker_emu.protocol.structs import p2p_live_chips
+    m = spinn5_board()
+    table = struct.pack("<8192I", *p2p_table_words(m, (0, 0)))
+    live = p2p_live_chips(table, 8, 8)
+    assert sorted(live) == sorted(m.chips) and len(live) == 48
+    cols = b"".join(table[128 * x:128 * x + 4] for x in range(8))     # one word per column (height 8)
+    assert p2p_live_chips(cols, 8, 8, col_bytes=4) == live

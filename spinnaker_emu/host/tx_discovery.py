@@ -1,12 +1,11 @@
 """Machine discovery: dimensions from sv_t, live chips from the boot chip's P2P table,
 CMD_INFO on every live chip (the discovery part of host/transceiver.Transceiver)."""
 import socket
-import struct
 
 from ..machine.geometry import Machine, LINK_DELTAS, opposite
 from ..protocol import constants as C
 from ..protocol.constants import SCPCommand as CMD
-from ..protocol.structs import SV, unpack_chip_info, sv_address, field_size, field_value
+from ..protocol.structs import SV, unpack_chip_info, sv_address, field_size, field_value, p2p_live_chips
 from .scp import SCPTimeout
 from .tx_model import ChipInfo, DiscoveredMachine, TransceiverError
 
@@ -26,13 +25,7 @@ class DiscoveryMixin:
                for x in range(width)]
         cols = {}
         conn.pipeline(ops, lambda i, _rc, payload, _h: cols.__setitem__(i, payload), self.window)
-        live = []
-        for x in range(width):
-            col = cols[x]
-            for y in range(height):
-                word = struct.unpack_from("<I", col, 4 * (y >> 3))[0]
-                if (word >> (3 * (y & 7))) & 7 != C.P2P_NONE:
-                    live.append((x, y))
+        live = p2p_live_chips(b"".join(cols[x] for x in range(width)), width, height, 4 * words_per_col)
         infos = {}
 
         def got(i, rc, payload, hdr):

@@ -243,15 +243,15 @@ HEAP_T = struct.Struct("<IIII")
 BLOCK_T = struct.Struct("<II")
 
 
-def p2p_live_chips(table, width, height):
-    """Chips present in a P2P table read from 0xE1010000 (128 bytes per column x):
-    every entry other than 6 (no route) within width x height."""
+def p2p_live_chips(table, width, height, col_bytes=128):
+    """Chips present in a P2P table read from 0xE1010000 (128 bytes per column x; or
+    the first ``col_bytes`` of each column, read column by column): every entry other
+    than 6 (no route) within width x height."""
     from .constants import P2P_NONE
     out = []
     for x in range(width):
         for y in range(height):
-            i = (x << 8) | y
-            word = struct.unpack_from("<I", table, 4 * (i >> 3))[0]
-            if (word >> (3 * (i & 7))) & 7 != P2P_NONE:
+            word = struct.unpack_from("<I", table, col_bytes * x + 4 * (y >> 3))[0]
+            if (word >> (3 * (y & 7))) & 7 != P2P_NONE:
                 out.append((x, y))
     return out
