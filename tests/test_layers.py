@@ -1,6 +1,6 @@
-"""The package layering of spinnaker_emu: every module imports only packages below its
-own (docs/ARCHITECTURE.md's "Layers" table says which), read from the source with ast,
-so imports inside functions count too."""
+"""Code structure, read from the source with ast: every module imports only packages
+below its own (docs/ARCHITECTURE.md's "Layers" table says which; imports inside
+functions count too), and no broad except swallows silently."""
 import ast
 import pathlib
 import re
@@ -89,3 +89,28 @@ def _table_imports():
 
 def test_architecture_table_matches_the_code():
     assert _table_imports() == package_imports()
+
+
+# Broad handlers that swallow silently in files other developers are changing now
+# (apps/, pynn/loader.py): listed here so this test holds for the rest; remove when fixed.
+SILENT_ELSEWHERE = {"spinnaker_emu/apps/neuron/kernels.py", "spinnaker_emu/pynn/loader.py"}
+
+
+def test_no_silent_broad_except():
+    """No ``except Exception: pass`` (or a bare except, or one that only returns or
+    continues): what was swallowed is logged, or the handler names what it expects."""
+    silent = []
+    for path in sorted(PKG.rglob("*.py")):
+        rel = str(path.relative_to(ROOT))
+        if rel in SILENT_ELSEWHERE:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), rel)):
+            if not isinstance(node, ast.ExceptHandler):
+                continue
+            broad = node.type is None or (isinstance(node.type, ast.Name)
+                                          and node.type.id in ("Exception", "BaseException"))
+            quiet = all(isinstance(s, (ast.Pass, ast.Continue)) or (isinstance(s, ast.Return) and s.value is None)
+                        for s in node.body)
+            if broad and quiet:
+                silent.append("%s:%d" % (rel, node.lineno))
+    assert not silent, "silent broad except: " + ", ".join(silent)

@@ -16,8 +16,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from ..mapping import Graph, AppVertex, AppEdge, MappingError, map_network
-from ..mapping.keys import KEY_MASK
+from ..mapping import Graph, AppVertex, AppEdge, map_network
 from . import config as _config
 
 
@@ -319,7 +318,9 @@ class Runner:
             return
         try:
             st = job.state()
-        except Exception:
+        except Exception as e:        # the allocator is gone too: the run's own error stands
+            logging.getLogger(__name__).warning("could not ask the allocator about job %s: %r",
+                                                getattr(job, "id", "?"), e)
             return
         if st.get("state") == 4:                       # DESTROYED
             self._spalloc_job = None                   # nothing left to destroy
