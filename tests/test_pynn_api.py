@@ -171,12 +171,6 @@ def test_additive_stdp_steps_spynnaker_or_pynn():
     from spinnaker_emu.pynn import runner
     stdp = sim.STDPMechanism(sim.SpikePairRule(A_plus=0.01, A_minus=0.02),
                              sim.AdditiveWeightDependence(w_min=0.0, w_max=0.5))
-    saved = runner.ADDITIVE_STEPS_SCALED_BY_W_MAX
-    try:
-        runner.ADDITIVE_STEPS_SCALED_BY_W_MAX = False         # sPyNNaker: A in weight units
-        assert runner._stdp_description(stdp)["A_plus"] == pytest.approx(0.01)
-        runner.ADDITIVE_STEPS_SCALED_BY_W_MAX = True          # stdp_additive_steps = pynn
-        d = runner._stdp_description(stdp)
-        assert d["A_plus"] == pytest.approx(0.005) and d["A_minus"] == pytest.approx(0.01)
-    finally:
-        runner.ADDITIVE_STEPS_SCALED_BY_W_MAX = saved
+    assert runner._stdp_description(stdp)["A_plus"] == pytest.approx(0.01)   # sPyNNaker: A in weight units
+    d = runner._stdp_description(stdp, steps_scaled_by_w_max=True)               # stdp_additive_steps = pynn
+    assert d["A_plus"] == pytest.approx(0.005) and d["A_minus"] == pytest.approx(0.01)

@@ -8,10 +8,10 @@ from pyNN import common
 from pyNN.common.control import DEFAULT_MIN_DELAY
 from pyNN.recording import get_io
 
+from ..mapping.partition import MAX_DELAY_TICKS
 from . import simulator
 
 logger = logging.getLogger("spinnaker_emu.pynn")
-MAX_DELAY_TICKS = 144
 _MACHINE_KEYS = ("machine_name", "version", "spalloc_server", "time_scale_factor")
 
 

@@ -11,10 +11,9 @@ from pyNN import common, errors
 from pyNN.space import Space
 from pyNN.standardmodels import StandardSynapseType
 
+from ..mapping.partition import MAX_DELAY_TICKS       # ring buffer + delay stages: 144
 from . import simulator
 from .standardmodels import StaticSynapse
-
-MAX_DELAY_TICKS = 144
 
 
 class Connection(common.Connection):

@@ -55,11 +55,11 @@ def _receptor_index(projection, post_pop=None):
 
 
 # Where sPyNNaker and NEST differ we follow sPyNNaker: additive STDP steps are A in
-# weight units. [Simulation] stdp_additive_steps = pynn gives PyNN/NEST's w_max * A.
-ADDITIVE_STEPS_SCALED_BY_W_MAX = False
+# weight units. [Simulation] stdp_additive_steps = pynn gives PyNN/NEST's w_max * A
+# (``steps_scaled_by_w_max``, passed down from the run's settings).
 
 
-def _stdp_description(synapse_type):
+def _stdp_description(synapse_type, steps_scaled_by_w_max=False):
     td = getattr(synapse_type, "timing_dependence", None)
     wd = getattr(synapse_type, "weight_dependence", None)
     if td is None or wd is None:
@@ -73,7 +73,7 @@ def _stdp_description(synapse_type):
     t, w = values(td), values(wd)
     rule = "multiplicative" if "Multiplicative" in type(wd).__name__ else "additive"
     a_plus, a_minus = t["A_plus"], t["A_minus"]
-    if rule == "additive" and ADDITIVE_STEPS_SCALED_BY_W_MAX:
+    if rule == "additive" and steps_scaled_by_w_max:
         # PyNN's AdditiveWeightDependence: the steps are w_max * A+ and w_max * A-
         # (NEST, NEURON, Brian do this); sPyNNaker uses A+ and A- in weight units.
         a_plus, a_minus = a_plus * w["w_max"], a_minus * w["w_max"]
@@ -82,7 +82,7 @@ def _stdp_description(synapse_type):
             "w_min": w["w_min"], "w_max": w["w_max"]}
 
 
-def build_graph(state):
+def build_graph(state, steps_scaled_by_w_max=False):
     g = Graph()
     vertex_of = {}
     for pop in state.populations:
@@ -111,7 +111,7 @@ def build_graph(state):
                 e = AppEdge(vertex_of[pre_pop], vertex_of[post_pop], pre_map[pre],
                             post_map[post], np.abs(pick(arrays["weight"])), pick(ticks),
                             _receptor_index(proj, post_pop),
-                            _stdp_description(proj.synapse_type),
+                            _stdp_description(proj.synapse_type, steps_scaled_by_w_max),
                             label=proj.label or "", payload=proj)
                 e.conn_sel = sel
                 g.add_edge(e)
@@ -285,11 +285,9 @@ class Runner:
         if self.loaded is not None and self.loaded.stale():
             self._unload()
         if self.loaded is None:
-            global ADDITIVE_STEPS_SCALED_BY_W_MAX
             mode = (self.state.extra_params.get("stdp_additive_steps")
                     or self.cfg.get("Simulation", "stdp_additive_steps") or "spynnaker")
-            ADDITIVE_STEPS_SCALED_BY_W_MAX = str(mode).lower() != "spynnaker"
-            graph, vertex_of = build_graph(self.state)
+            graph, vertex_of = build_graph(self.state, steps_scaled_by_w_max=str(mode).lower() != "spynnaker")
             with self._timed("mapping"):
                 # SPINNAKER_EMU_SPREAD=N forces N chips; by default the mapper decides
                 spread = os.environ.get("SPINNAKER_EMU_SPREAD", "auto")

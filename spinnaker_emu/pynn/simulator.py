@@ -9,6 +9,8 @@ import logging
 
 from pyNN import common
 
+from ..mapping.partition import MAX_DELAY_TICKS
+
 name = "spinnaker_emu"
 logger = logging.getLogger("spinnaker_emu.pynn")
 
@@ -27,7 +29,7 @@ class State(common.control.BaseState):
         self.num_processes = 1
         self.dt = 1.0
         self.min_delay = 1.0
-        self.max_delay = 144.0
+        self.max_delay = float(MAX_DELAY_TICKS)      # ticks of 1 ms until setup() says otherwise
         self.runner = None
         self.extra_params = {}
         self.neurons_per_core = {}
