@@ -731,3 +731,47 @@ def test_idle_timer_ticks_are_folded_and_busy_ones_are_not(spin3_tx):
     virtual, irqs, folded = _stopped_line(b.handle.log_path, log_start, x, y, 6)
     assert virtual > 0.5 and irqs < 10, (virtual, irqs)
     assert folded > 0.9 * virtual * 1e5, (virtual, folded)
+
+
+# Loaded by the board's interpreter (PYTHONPATH): the engine's quantum raises once the
+# core has run a few, as a bug in the emulator's own code would.
+_BROKEN_ENGINE = '''
+from spinnaker_emu.board.arm import engine as _engine
+_quantum = _engine.ArmEngine.quantum
+def _broken(self):
+    self._quanta_run = getattr(self, "_quanta_run", 0) + 1
+    if self._quanta_run > 20:
+        raise RuntimeError("injected engine bug")
+    return _quantum(self)
+_engine.ArmEngine.quantum = _broken
+'''
+
+
+def test_a_bug_in_the_engine_puts_the_cores_in_rte_and_the_chip_keeps_answering(make_board, monkeypatch,
+                                                                                 tmp_path):
+    """An exception that escapes the ARM engine's quantum (a bug of ours, injected here)
+    is logged with its traceback and puts the chip's running cores in RTE SWERR: the
+    host sees an error at once instead of cores that silently stop advancing, and the
+    chip still answers SCP."""
+    (tmp_path / "sitecustomize.py").write_text(_BROKEN_ENGINE)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), root]))
+    b = make_board(version=3, boot=False)
+    monkeypatch.delenv("PYTHONPATH")
+    log_start = os.path.getsize(b.handle.log_path)
+    tx = Transceiver(b.ip, version=3)
+    try:
+        x, y, p = 0, 1, 5
+        counter = sdram_slot(tx, x, y, p)
+        tx.execute_flood({(x, y): [p]}, _periodic_timer_aplx(counter, True), 63, wait=False)
+        tx.wait_for_cores([(x, y, p)], CPUState.RTE, timeout=30)
+        v = tx.conn.vcpu(x, y, p)
+        assert v["rt_code"] == RTECode.SWERR, RTECode(v["rt_code"]).name
+        assert tx.read_word(x, y, counter) < 1000          # it stopped where the bug hit
+        assert tx.conn.version(x, y, 0)["name"] == "SC&MP/SpiNNaker"
+        tx.write_word(x, y, counter, 7)
+        assert tx.read_word(x, y, counter) == 7
+    finally:
+        tx.close()
+    log = _log_since(b.handle.log_path, log_start)
+    assert "internal error in the ARM engine" in log and "RuntimeError: injected engine bug" in log, log[-2000:]

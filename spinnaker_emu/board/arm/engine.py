@@ -23,6 +23,7 @@ import os
 import struct
 import sys
 import time
+import traceback
 
 import numpy as np
 
@@ -570,9 +571,26 @@ class ArmEngine:
                         break
                     self.quantum()
                 await asyncio.sleep(pause)
+        except Exception:               # noqa: BLE001 (a bug of ours must not hang the host)
+            self._engine_failed()
         finally:
             if self.chip.clock is not None:
                 self.chip.clock.idle()
+
+    def _engine_failed(self):
+        """An exception escaped a quantum: a bug of the emulator's, not of the binary.
+        Its traceback goes into the board log and the chip's running cores into RTE
+        (SWERR), so that the host sees cores in error at once rather than cores that
+        stopped advancing; the chip keeps answering SCP."""
+        log("chip %d,%d: internal error in the ARM engine (the running cores are put in "
+            "RTE SWERR):\n%s" % (self.chip.x, self.chip.y, traceback.format_exc()))
+        for arm in list(self.cores.values()):
+            if not arm.halted:
+                try:
+                    arm.rte(RTECode.SWERR, "internal error in the emulator's ARM engine")
+                except Exception:       # noqa: BLE001 (keep going: the other cores still need it)
+                    log("chip %d,%d core %d: could not record the RTE:\n%s"
+                        % (self.chip.x, self.chip.y, arm.p, traceback.format_exc()))
 
     def _ahead_of_others(self):
         """Publish this chip's clock; True if it must wait for the other chips with
