@@ -23,6 +23,7 @@ import os
 import struct
 import sys
 import time
+_PCSAMPLE = __import__("os").environ.get("SPINNAKER_EMU_PCSAMPLE")
 import traceback
 
 import numpy as np
@@ -691,6 +692,8 @@ class ArmEngine:
                             horizon, *second)
             routes.counts += theirs.counts
             theirs.counts[:] = 0
+        if _PCSAMPLE:
+            self._pc_sample(order)
         # What the cores sent to cores another thread ran, and to other chips
         deliver(self.states, routes.table, routes.targets, routes.counts)
         for arm in order:
@@ -713,6 +716,20 @@ class ArmEngine:
             for arm in order:
                 if arm.mailbox:
                     self.mailboxes.flush(arm)
+
+    def _pc_sample(self, order):
+        import collections
+        if not hasattr(self, "_pcs"):
+            self._pcs, self._pct = {}, time.perf_counter()
+        for arm in order:
+            if not arm.asleep():
+                self._pcs.setdefault(arm.p, collections.Counter())[arm.cpu.pc] += 1
+        if time.perf_counter() - self._pct > 5:
+            self._pct = time.perf_counter()
+            for p, c in sorted(self._pcs.items()):
+                log("PCSAMPLE chip %d,%d core %d n %d: %s" % (self.chip.x, self.chip.y, p, sum(c.values()), " ".join(
+                    "%x:%d" % (a, n) for a, n in c.most_common(14))))
+            self._pcs = {}
 
     def _run_share(self, order, uchs, states, targets, counts, horizon, i, why):
         """Run cores ``order`` (arrays ``uchs``, ``states``) to ``horizon`` from index
