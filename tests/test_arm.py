@@ -775,3 +775,34 @@ def test_a_bug_in_the_engine_puts_the_cores_in_rte_and_the_chip_keeps_answering(
         tx.close()
     log = _log_since(b.handle.log_path, log_start)
     assert "internal error in the ARM engine" in log and "RuntimeError: injected engine bug" in log, log[-2000:]
+
+
+def test_arm_profile_flag_logs_where_a_core_spends_its_time(make_board, monkeypatch):
+    """SPINNAKER_EMU_ARM_PROFILE=x,y,p: the board log gets, every few seconds, the named
+    core's most frequent program counters at quantum ends; a core spinning in a
+    two-instruction loop is found only there, and other cores are not profiled."""
+    import re
+    monkeypatch.setenv("SPINNAKER_EMU_ARM_PROFILE", "0,1,4")
+    b = make_board(version=3, boot=False)
+    monkeypatch.delenv("SPINNAKER_EMU_ARM_PROFILE")
+    log_start = os.path.getsize(b.handle.log_path)
+    body = struct.pack("<3I", 0xE3A00000,      # 0x0 mov r0, #0
+                       0xE2800001,             # 0x4 add r0, r0, #1
+                       0xEAFFFFFD)             # 0x8 b 0x4
+    aplx = struct.pack("<4I", 2, C.ITCM_BASE, 32, len(body)) + struct.pack("<4I", 4, C.ITCM_BASE, 0, 0) + body
+    tx = Transceiver(b.ip, version=3)
+    try:
+        tx.execute_flood({(0, 1): [4, 5]}, aplx, 64, wait=False)
+        deadline = time.monotonic() + 30
+        line = None
+        while line is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+            line = next((ln for ln in _log_since(b.handle.log_path, log_start).splitlines()
+                         if "chip 0,1 core 4: PCs at quantum ends" in ln), None)
+        tx.send_signal(64, Signal.STOP)
+    finally:
+        tx.close()
+    assert line is not None, _log_since(b.handle.log_path, log_start)[-2000:]
+    shares = {int(a, 16): float(s) for a, s in re.findall(r"0x([0-9a-f]+) ([\d.]+)%", line)}
+    assert set(shares) <= {0x4, 0x8} and sum(shares.values()) == pytest.approx(100, abs=0.2), line
+    assert "core 5: PCs" not in _log_since(b.handle.log_path, log_start)

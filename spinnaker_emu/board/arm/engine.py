@@ -23,7 +23,6 @@ import os
 import struct
 import sys
 import time
-_PCSAMPLE = __import__("os").environ.get("SPINNAKER_EMU_PCSAMPLE")
 import traceback
 
 import numpy as np
@@ -36,6 +35,7 @@ from ...protocol.constants import CPUState, Signal, ShmCmd, RTECode
 from ...protocol.structs import vcpu_address
 from .arch import T_BIT, VEC_UNDEF, VEC_SVC, VEC_PABT, VEC_DABT, MODE_UND, MODE_SVC, MODE_ABT
 from .cpu import ArmCpu
+from .profile import PcProfile, cores_from_env
 from . import core_loop, cycles, fold, native, timers
 from .local_routes import LocalRoutes, ROUTED, DROPPED, RECEIVED, deliver
 from .threads import CoreThreads
@@ -64,19 +64,7 @@ def log(*a):
 def trace_from_env():
     """The cores SPINNAKER_EMU_ARM_TRACE names: "all", or "x,y,p" triples separated by
     ";" (e.g. "0,0,3;0,0,4"). None: no tracing."""
-    v = os.environ.get("SPINNAKER_EMU_ARM_TRACE", "").strip().lower()
-    if not v:
-        return None
-    if v in ("all", "1", "*"):
-        return "all"
-    cores = set()
-    for part in v.split(";"):
-        try:
-            x, y, p = (int(n) for n in part.split(","))
-        except ValueError:
-            continue
-        cores.add((x, y, p))
-    return cores or None
+    return cores_from_env(os.environ.get("SPINNAKER_EMU_ARM_TRACE"))
 
 
 class ArmCore:
@@ -375,6 +363,8 @@ class ArmEngine:
         self.pacer = WallPacer(pace_from_env())
         self.threads = CoreThreads(self)     # a second host thread for the chip's cores
         self.trace_cores = trace_from_env()
+        profiled = cores_from_env(os.environ.get("SPINNAKER_EMU_ARM_PROFILE"))
+        self.profile = None if profiled is None else PcProfile(chip.x, chip.y, profiled, log)
         self.last_flush = 0.0
         self.stats = {"slices": 0, "quanta": 0}
 
@@ -692,8 +682,8 @@ class ArmEngine:
                             horizon, *second)
             routes.counts += theirs.counts
             theirs.counts[:] = 0
-        if _PCSAMPLE:
-            self._pc_sample(order)
+        if self.profile is not None:
+            self.profile.sample(order)
         # What the cores sent to cores another thread ran, and to other chips
         deliver(self.states, routes.table, routes.targets, routes.counts)
         for arm in order:
@@ -716,20 +706,6 @@ class ArmEngine:
             for arm in order:
                 if arm.mailbox:
                     self.mailboxes.flush(arm)
-
-    def _pc_sample(self, order):
-        import collections
-        if not hasattr(self, "_pcs"):
-            self._pcs, self._pct = {}, time.perf_counter()
-        for arm in order:
-            if not arm.asleep():
-                self._pcs.setdefault(arm.p, collections.Counter())[arm.cpu.pc] += 1
-        if time.perf_counter() - self._pct > 5:
-            self._pct = time.perf_counter()
-            for p, c in sorted(self._pcs.items()):
-                log("PCSAMPLE chip %d,%d core %d n %d: %s" % (self.chip.x, self.chip.y, p, sum(c.values()), " ".join(
-                    "%x:%d" % (a, n) for a, n in c.most_common(14))))
-            self._pcs = {}
 
     def _run_share(self, order, uchs, states, targets, counts, horizon, i, why):
         """Run cores ``order`` (arrays ``uchs``, ``states``) to ``horizon`` from index
