@@ -46,18 +46,20 @@ class EthernetMixin:
         self.root = self.xy
         log("board %s: booting SC&MP %s" % (self.chip.ip, version))
         self.do_boot(sv, version, self.root)
-        futs = []
+        futs = {}
         for xy in self.machine.chips:
             if xy == self.xy:
                 continue
             fut = self.loop.create_future()
             self.futures[("boot", xy)] = fut
-            futs.append(fut)
+            futs[fut] = xy
             self.send(xy, "boot", sv, version, self.root, self.xy)
         if futs:
-            done, _pending = await asyncio.wait(futs, timeout=BOOT_ACK_TIMEOUT)
-            if len(done) < len(futs):
-                log("board %s: %d chips did not come up" % (self.chip.ip, len(futs) - len(done)))
+            _done, pending = await asyncio.wait(futs, timeout=BOOT_ACK_TIMEOUT)
+            if pending:
+                log("board %s: %d chips did not come up within %.0f s: %s" % (
+                    self.chip.ip, len(pending), BOOT_ACK_TIMEOUT,
+                    " ".join("%d,%d" % futs[f] for f in sorted(pending, key=futs.get))))
         self.boot_complete = True
         log("board %s: booted (%d chips)" % (self.chip.ip, len(self.machine.chips)))
 
