@@ -259,7 +259,9 @@ def test_ctrl_c_stops_the_scripts_board_and_prints_the_footer(tmp_path, monkeypa
     script = tmp_path / "long.py"
     script.write_text("import spinnaker_emu.pynn as sim\nsim.setup(timestep=1.0)\n"
                       "cell = sim.Population(1, sim.IF_curr_exp(), label='cell')\n"
-                      "sim.run(1)\nprint('running', flush=True)\nsim.run(10_000_000)\n")
+                      "sim.run(1)\n"
+                      # one line: Ctrl-C lands on it whether the print or a run has it
+                      "for _ in range(10**6): print('running', flush=True); sim.run(1000)\n")
     monkeypatch.setenv("SPINNAKER_EMU_RUN_DIR", str(tmp_path / "run"))   # ours and its
     env = dict(os.environ, SPINNAKER_EMU_CFG=str(tmp_path / "none.cfg"))
     p = subprocess.Popen([sys.executable, "-m", "spinnaker_emu.cli", "run", str(script)],
@@ -275,7 +277,7 @@ def test_ctrl_c_stops_the_scripts_board_and_prints_the_footer(tmp_path, monkeypa
         if p.poll() is None:
             p.kill()
     assert p.returncode == 130
-    assert err.splitlines() == ["spinnaker-emu run: long.py line 6: interrupted (Ctrl-C)"]
+    assert err.splitlines() == ["spinnaker-emu run: long.py line 5: interrupted (Ctrl-C)"]
     assert _footer(out).startswith("spinnaker-emu run: long.py failed in ")
     assert _footer(out).endswith(" s (exit 130; --debug shows the traceback)")
     assert not pid_alive(boards[0]["pid"])               # the board stopped with the script
