@@ -116,6 +116,10 @@ class Comms:
     def lines(self):
         return int(rx_lines(self.st))
 
+    def room(self):
+        """How many more packets the receive FIFO takes."""
+        return RX_DEPTH - int(self.st[RX_COUNT])
+
     def receive(self, kind, key, payload):
         """Queue a packet for the core (False: the FIFO is full, the packet is dropped)."""
         if payload is None:

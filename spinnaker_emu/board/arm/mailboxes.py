@@ -29,6 +29,7 @@ class Mailboxes:
         self.memory = chip.memory
         self.sysctl = chip.memory.sysctl
         self.monitor_pending = False   # the monitor's CPU_INT was raised: service() is due
+        self.abandoned = 0             # messages a core gave up on before service() came
 
     def post(self, arm, cmd, data):
         """Queue a mailbox command for ``arm`` and hand it over if its mailbox is free."""
@@ -77,6 +78,8 @@ class Mailboxes:
             return
         flags = self.chip.sv_get("mbox_flags")
         sysram = self.memory.sysram
+        free = self._shm_free_list()
+        taken = set()
         for v in range(1, C.N_CORES):
             if not flags >> v & 1:
                 continue
@@ -84,13 +87,36 @@ class Mailboxes:
             cmd = sysram[base + VCPU["mbox_mp_cmd"].offset]
             if cmd == ShmCmd.MSG:
                 addr = struct.unpack_from("<I", sysram, base + VCPU["mbox_mp_msg"].offset)[0]
-                _nxt, length, _ck = SDP_MSG_T.unpack(self.memory.read(addr, SDP_MSG_T.size))
-                sdp = self.memory.read(addr + SDP_MSG_BODY, min(length, SDP_MSG_MAX_BODY))
-                self._shm_free(addr)
-                self._route_sdp(sdp)
+                # sark_msg_send gives up after its timeout (sv->clock_ms) and frees the
+                # buffer, leaving the mailbox set: that message was abandoned (the core
+                # sends it again). Taking it would free the buffer twice, and two later
+                # messages would share it.
+                if addr in free or addr in taken:
+                    self.abandoned += 1
+                    if self.abandoned & (self.abandoned - 1) == 0:     # 1, 2, 4, ...: not every one
+                        self.engine.core_log_p(v, "%d SDP messages abandoned so far: sark_msg_send timed out "
+                                                  "before the monitor took them (sent again by the core)"
+                                               % self.abandoned)
+                else:
+                    taken.add(addr)
+                    _nxt, length, _ck = SDP_MSG_T.unpack(self.memory.read(addr, SDP_MSG_T.size))
+                    sdp = self.memory.read(addr + SDP_MSG_BODY, min(length, SDP_MSG_MAX_BODY))
+                    self._shm_free(addr)
+                    self._route_sdp(sdp)
             sysram[base + VCPU["mbox_mp_cmd"].offset] = ShmCmd.IDLE
             flags &= ~(1 << v)
         self.chip.sv_set("mbox_flags", flags)
+
+    def _shm_free_list(self):
+        """The SHM buffers on sv->shm_root's free list (at most sv->num_buf of them)."""
+        free, _count, _top = self.chip.sv_get("shm_root")
+        found = set()
+        for _ in range(max(1, self.chip.sv_get("num_buf"))):
+            if not free or free in found:
+                break
+            found.add(free)
+            free = self.memory.read_word(free)
+        return found
 
     def _route_sdp(self, sdp):
         proc = self.engine.proc
