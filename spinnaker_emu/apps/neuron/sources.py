@@ -2,6 +2,7 @@
 (the kernels in kernels.py feed them from SDRAM and send what they return)."""
 import numpy as np
 
+from . import fast
 from .regions import DELAY_STAGE
 
 POISSON_BATCH_TICKS = 64
@@ -64,6 +65,7 @@ class DelayExtension:
     needs. Spikes are counted per (tick, neuron) so repeats are kept."""
 
     RING = 256   # > 16 x 8 stages + slack
+    compiled = True   # tick() through fast.delay_tick; False: the numpy reference
 
     def __init__(self, n_neurons, n_stages, neuron_bits, base_key, stage_masks=None):
         self.n, self.n_stages, self.nbits, self.base = n_neurons, n_stages, neuron_bits, base_key
@@ -71,12 +73,20 @@ class DelayExtension:
                       else np.asarray(stage_masks, dtype=bool))
         self.counts = np.zeros((self.RING, n_neurons), dtype=np.int64)
         self.stage_offsets = DELAY_STAGE * np.arange(1, n_stages + 1)
+        self._out = np.empty(64, dtype=np.uint32)
 
     def receive(self, sent_ticks, neurons):
         np.add.at(self.counts, (np.asarray(sent_ticks) % self.RING, np.asarray(neurons)), 1)
 
     def tick(self, t):
         """-> keys (uint32) to send in tick t."""
+        if self.compiled:
+            while True:
+                m = fast.delay_tick(self.counts, self.masks, t, self.stage_offsets, self.RING,
+                                    self.base, self.nbits, self._out)
+                if m <= self._out.size:
+                    return self._out[:m].copy()
+                self._out = np.empty(2 * m, dtype=np.uint32)     # grown, then again
         src = t - self.stage_offsets
         ok = src >= 0
         keys = np.zeros(0, dtype=np.uint32)

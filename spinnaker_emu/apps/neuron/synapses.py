@@ -16,6 +16,7 @@ depends on the previous one), vectorised across the synapses of the row.
 """
 import numpy as np
 
+from . import fast
 from .regions import (FLAG_PLASTIC, FLAG_STOCHASTIC, FLAG_STP, N_SYNAPSE_TYPES,
                       PLASTIC_ROW_HEADER, POP_ENTRY_WORDS, POST_HISTORY, RING_SLOTS,
                       RULE_SHIFT, STATIC_ROW_HEADER, STP_FIELDS, STP_ROW_HEADER,
@@ -52,6 +53,7 @@ class Block:
         self.stp = bool(flags & FLAG_STP)
         self.stochastic = bool(flags & FLAG_STOCHASTIC)
         self.rule = (flags >> RULE_SHIFT) & 0xFF
+        self.stype_c = self.post_c = self.delay_c = None   # int64 copies, compiled path
         self.head = (STP_ROW_HEADER if self.stp else PLASTIC_ROW_HEADER if self.plastic
                      else STATIC_ROW_HEADER)
         n_cols = 1 + (len(STP_FIELDS) if self.stp else 1 if self.stochastic else 0)
@@ -201,6 +203,10 @@ class SynapseProcessor:
         self.counters = {"saturations": 0, "unmatched_keys": 0, "invalid_rows": 0,
                          "late_spikes": 0, "synaptic_events": 0, "plastic_updates": 0}
 
+    # static rows and the ring buffer through fast.py's loops; False: the numpy
+    # reference (tests compare the two)
+    compiled = True
+
     # -------------------------------------------------------------- input
     def receive(self, ticks, keys, next_tick):
         """ticks: the tick each spike was sent in; keys: uint32 array."""
@@ -221,6 +227,8 @@ class SynapseProcessor:
                 dep.extend(self._plastic(b, rows, tk))
             elif b.stp:
                 dep.extend(self._stp(b, rows, tk))
+            elif self.compiled and not b.stochastic:
+                self._static_compiled(b, rows, tk, next_tick)
             else:
                 dep.append(self._static(b, rows, tk))
         self.counters["unmatched_keys"] += int((~matched).sum())
@@ -266,6 +274,18 @@ class SynapseProcessor:
             keep = self.rng.random(total) < b.p[sel]
             at, sel = at[keep], sel[keep]
         return (at, b.type[sel], b.post[sel], b.w16[sel])
+
+    def _static_compiled(self, b, rows, tk, next_tick):
+        """_static + _deposit in one compiled loop, straight into the ring buffer
+        (integer sums: the order of blocks and synapses does not change them)."""
+        if b.stype_c is None:
+            b.stype_c = b.type.astype(np.int64)
+            b.post_c = b.post.astype(np.int64)
+            b.delay_c = b.delay.astype(np.int64)
+        events, late = fast.deposit_static(self.ring, b.row_ptr, b.delay_c, b.stype_c, b.post_c,
+                                           b.w16, rows, tk, next_tick, RING_SLOTS, self.nt, self.n)
+        self.counters["synaptic_events"] += events
+        self.counters["late_spikes"] += late
 
     def _stp(self, b, rows, tk):
         """Tsodyks-Markram short-term plasticity with NEST's tsodyks_synapse update,
@@ -335,6 +355,12 @@ class SynapseProcessor:
 
     def take(self, t):
         """The ring-buffer slot of tick t as S16.15 inputs (n_types x n), cleared."""
+        if self.compiled:
+            out = np.empty((self.nt, self.n))
+            sat = fast.take_slot(self.ring, t % RING_SLOTS, self.nt, self.n, self.to_input, out)
+            if sat:
+                self.counters["saturations"] += sat
+            return out
         seg = self.ring[(t % RING_SLOTS) * self.nt * self.n:
                         (t % RING_SLOTS + 1) * self.nt * self.n].reshape(self.nt, self.n)
         sat = seg > 0xFFFF
