@@ -132,3 +132,16 @@ def test_compiled_delay_extension_equals_reference():
         a.receive(np.full(k.size, t), k)
         b.receive(np.full(k.size, t), k)
         assert np.array_equal(a.tick(t), b.tick(t))
+
+
+def test_compiled_poisson_spikes_are_the_reference_counts():
+    from spinnaker_emu.apps.neuron.sources import Poisson
+    lam = np.linspace(0.0, 3.0, 50)
+    start = np.arange(50) % 7
+    end = np.where(np.arange(50) % 3 == 0, 40, 10 ** 9)
+    a = Poisson(lam, start, end, (1, 2, 3, 4))
+    b = Poisson(lam, start, end, (1, 2, 3, 4))
+    for t in range(200):
+        c = b.tick(t)
+        idx = np.flatnonzero(c)
+        assert np.array_equal(a.spikes(t), np.repeat(idx, c[idx]))

@@ -34,13 +34,16 @@ class Core:
         self.sim = None                # timer-driven state (start_simulation)
         self.sim_tick = 0
         self.provenance = _new_provenance()
+        # the vcpu's cpu_state byte in system RAM: read by the tick loop several times
+        # per tick and core (Scheduler.ticking)
+        self._state_at = vcpu_address(p, "cpu_state") - C.SYSRAM_BASE
 
     x = property(lambda self: self.chip.x)
     y = property(lambda self: self.chip.y)
 
     @property
     def state(self):
-        return self.chip.memory.sysram[vcpu_address(self.p, "cpu_state") - C.SYSRAM_BASE]
+        return self.chip.memory.sysram[self._state_at]
 
     @property
     def app_id(self):

@@ -243,3 +243,19 @@ def delay_tick(counts, masks, t, stage_offsets, ring, base, nbits, out):
     if m <= out.size:
         counts[last % ring, :] = 0
     return m
+
+
+# ------------------------------------------------------------------ spike sources
+@njit(cache=True)
+def poisson_spikes(counts, start, end, t, out):
+    """Poisson.tick + np.repeat(flatnonzero(counts), counts): the neurons active at t
+    (start <= t < end), each as many times as its count, in neuron order, into out
+    (sized for the worst case by the caller). Returns how many."""
+    m = 0
+    for i in range(counts.size):
+        k = counts[i]
+        if k and start[i] <= t < end[i]:
+            for _ in range(k):
+                out[m] = i
+                m += 1
+    return m

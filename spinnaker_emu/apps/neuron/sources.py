@@ -48,15 +48,28 @@ class Poisson:
         """Four words that continue the stream (written back at PAUSE)."""
         return [int(x) for x in self.rng.integers(0, 2 ** 32, size=4, dtype=np.uint64)]
 
-    def tick(self, t):
-        """-> per-neuron spike counts for tick t (int array)."""
+    def _counts(self):
         if self._batch is None or self._bi >= len(self._batch):
             self._batch = self.rng.poisson(self.lam, size=(POISSON_BATCH_TICKS, len(self.lam)))
             self._bi = 0
+            # worst case of one tick's spikes, for spikes()
+            self._out = np.empty(int(self._batch.sum(axis=1).max()), dtype=np.int64)
         counts = self._batch[self._bi]
         self._bi += 1
+        return counts
+
+    def tick(self, t):
+        """-> per-neuron spike counts for tick t (int array)."""
+        counts = self._counts()
         active = (t >= self.start) & (t < self.end)
         return np.where(active, counts, 0)
+
+    def spikes(self, t):
+        """-> the neuron of each spike of tick t (a neuron with k spikes k times, in
+        neuron order): the same draws as tick(), compiled (fast.poisson_spikes)."""
+        counts = self._counts()
+        m = fast.poisson_spikes(counts, self.start, self.end, t, self._out)
+        return self._out[:m].copy()
 
 
 class DelayExtension:
