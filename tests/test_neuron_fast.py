@@ -70,8 +70,16 @@ def test_compiled_ring_buffer_equals_reference():
     for t in range(60):
         rows = rng.integers(0, n_rows, 30)
         ticks = t - rng.integers(0, 3, 30)     # some sent earlier: late when delay is short
-        ev, late = fast.deposit_static(ring_a, row_ptr, delay, stype, post, w16, rows, ticks,
-                                       t, RING_SLOTS, nt, n)
+        # one block: key = row (mask 0xFFFFFF00, block key 0)
+        out = np.zeros(3, dtype=np.int64)
+        matched = np.zeros(rows.size, dtype=bool)
+        i64 = np.int64
+        fast.receive_static(rows.astype(i64), ticks.astype(i64), np.zeros(1, i64),
+                            np.array([0xFFFFFF00], i64), np.array([n_rows], i64),
+                            np.zeros(1, i64), np.zeros(1, i64), np.zeros(1, i64), row_ptr,
+                            delay, stype, post, w16, t, ring_a, RING_SLOTS, nt, n, matched, out)
+        ev, late = out[0], out[1]
+        assert matched.all() and out[2] == 0
         late_total += late
         # the reference: _static's expansion and _deposit's bincount
         starts = row_ptr[rows]

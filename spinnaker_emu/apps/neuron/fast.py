@@ -1,6 +1,7 @@
 """Compiled (numba) per-tick loops of the neuron cores: ring-buffer slot -> inputs,
-the neuron updates of IF_curr_exp, IF_cond_exp and Izhikevich, static synaptic rows
-into the ring buffer, and the delay extension's re-emission.
+the neuron updates of IF_curr_exp, IF_cond_exp and Izhikevich, the master population
+table lookup and static synaptic rows into the ring buffer, the delay extension's
+re-emission and the Poisson sources' spikes.
 
 They replace numpy expressions that cost more in per-call overhead than in
 arithmetic on a core's few hundred neurons (docs/PERFORMANCE.md has the profile).
@@ -73,28 +74,6 @@ def take_slot(ring, slot, nt, n, to_input, out):
             out[s, i] = raw * scale
             ring[k] = 0
     return sat
-
-
-@njit(cache=True)
-def deposit_static(ring, row_ptr, delay, stype, post, w16, rows, ticks, next_tick,
-                   ring_slots, nt, n):
-    """Static rows (SynapseProcessor._static + _deposit without stochastic synapses):
-    every synapse of row rows[j] lands in slot (ticks[j] + delay) % ring_slots, a late
-    one (before next_tick) in the earliest slot still to come. Integer sums, so the
-    order of the additions does not matter. Returns (events, late)."""
-    events = 0
-    late = 0
-    for j in range(rows.size):
-        r = rows[j]
-        t = ticks[j]
-        for k in range(row_ptr[r], row_ptr[r + 1]):
-            at = t + delay[k]
-            if at < next_tick:
-                late += 1
-                at = next_tick
-            ring[((at % ring_slots) * nt + stype[k]) * n + post[k]] += w16[k]
-            events += 1
-    return events, late
 
 
 # ------------------------------------------------------------------ neuron models
@@ -259,3 +238,46 @@ def poisson_spikes(counts, start, end, t, out):
                 out[m] = i
                 m += 1
     return m
+
+
+@njit(cache=True)
+def receive_static(keys, ticks, bkey, bmask, bnrows, bnbits, bnsrc, bbase, row_ptr, delay,
+                   stype, post, w16, next_tick, ring, ring_slots, nt, n, matched, out):
+    """The master population table lookup and the static rows of a batch of keys
+    (SynapseProcessor.receive for its static blocks): every block whose key matches
+    (key & mask == block key) contributes its row (key & ~mask, or stage * n_src +
+    neuron for delay-extension keys; rows past the block are counted invalid) to the
+    ring buffer. The blocks' rows are concatenated: block b's
+    row r is row bbase[b] + r of row_ptr. A synapse lands in slot (tick + delay) %
+    ring_slots, a late one (before next_tick) in the earliest slot still to come.
+    matched[j] is set for keys some block took; out[0..2] += events, late, invalid
+    rows."""
+    events = 0
+    late = 0
+    invalid = 0
+    for j in range(keys.size):
+        k = keys[j]
+        t = ticks[j]
+        for b in range(bkey.size):
+            m = bmask[b]
+            if (k & m) != bkey[b]:
+                continue
+            matched[j] = True
+            idx = k & (~m & 0xFFFFFFFF)
+            nb = bnbits[b]
+            if nb:
+                idx = (idx >> nb) * bnsrc[b] + (idx & ((1 << nb) - 1))
+            if idx >= bnrows[b]:
+                invalid += 1
+                continue
+            r = bbase[b] + idx
+            for s in range(row_ptr[r], row_ptr[r + 1]):
+                at = t + delay[s]
+                if at < next_tick:
+                    late += 1
+                    at = next_tick
+                ring[((at % ring_slots) * nt + stype[s]) * n + post[s]] += w16[s]
+                events += 1
+    out[0] += events
+    out[1] += late
+    out[2] += invalid

@@ -53,7 +53,7 @@ class Block:
         self.stp = bool(flags & FLAG_STP)
         self.stochastic = bool(flags & FLAG_STOCHASTIC)
         self.rule = (flags >> RULE_SHIFT) & 0xFF
-        self.stype_c = self.post_c = self.delay_c = None   # int64 copies, compiled path
+        self.static_compiled = False      # set by SynapseProcessor._compiled_tables
         self.head = (STP_ROW_HEADER if self.stp else PLASTIC_ROW_HEADER if self.plastic
                      else STATIC_ROW_HEADER)
         n_cols = 1 + (len(STP_FIELDS) if self.stp else 1 if self.stochastic else 0)
@@ -216,8 +216,20 @@ class SynapseProcessor:
             return
         matched = np.zeros(len(keys), dtype=bool)
         dep = []
-        for b, m in self._match(keys):
+        compiled = self._compiled_tables() if self.compiled else None
+        if compiled is not None:
+            # the static blocks: lookup and rows in one compiled call
+            tables, others = compiled
+            out = np.zeros(3, dtype=np.int64)
+            fast.receive_static(keys.astype(np.int64), ticks, *tables, next_tick, self.ring,
+                                RING_SLOTS, self.nt, self.n, matched, out)
+            self.counters["synaptic_events"] += int(out[0])
+            self.counters["late_spikes"] += int(out[1])
+            self.counters["invalid_rows"] += int(out[2])
+        for b, m in (self._match(keys) if compiled is None or compiled[1] else ()):
             matched |= m
+            if compiled is not None and b.static_compiled:
+                continue
             rows, tk = b.rows_of(keys[m]), ticks[m]
             ok = rows < b.n_rows
             if not ok.all():
@@ -227,8 +239,6 @@ class SynapseProcessor:
                 dep.extend(self._plastic(b, rows, tk))
             elif b.stp:
                 dep.extend(self._stp(b, rows, tk))
-            elif self.compiled and not b.stochastic:
-                self._static_compiled(b, rows, tk, next_tick)
             else:
                 dep.append(self._static(b, rows, tk))
         self.counters["unmatched_keys"] += int((~matched).sum())
@@ -275,17 +285,39 @@ class SynapseProcessor:
             at, sel = at[keep], sel[keep]
         return (at, b.type[sel], b.post[sel], b.w16[sel])
 
-    def _static_compiled(self, b, rows, tk, next_tick):
-        """_static + _deposit in one compiled loop, straight into the ring buffer
-        (integer sums: the order of blocks and synapses does not change them)."""
-        if b.stype_c is None:
-            b.stype_c = b.type.astype(np.int64)
-            b.post_c = b.post.astype(np.int64)
-            b.delay_c = b.delay.astype(np.int64)
-        events, late = fast.deposit_static(self.ring, b.row_ptr, b.delay_c, b.stype_c, b.post_c,
-                                           b.w16, rows, tk, next_tick, RING_SLOTS, self.nt, self.n)
-        self.counters["synaptic_events"] += events
-        self.counters["late_spikes"] += late
+    def _compiled_tables(self):
+        """(arrays for fast.receive_static, whether other blocks remain) for the blocks
+        whose rows are static and deterministic (not plastic with a rule, not STP, not
+        stochastic): they go through one compiled call per batch of keys, straight
+        into the ring buffer (integer sums: the order of blocks and synapses does not
+        change them). The others keep the numpy path, in block order (their state and
+        random draws depend on it). Built once, again if blocks were added."""
+        if getattr(self, "_tables_n", None) == len(self.blocks):
+            return self._tables
+        static, others = [], False
+        for b in self.blocks:
+            b.static_compiled = not ((b.plastic and b.rule < len(self.rules)) or b.stp
+                                     or b.stochastic)
+            if b.static_compiled:
+                static.append(b)
+            else:
+                others = True
+        i64 = np.int64
+        bases = np.cumsum([0] + [b.n_rows for b in static]).astype(i64)
+        syn0 = np.cumsum([0] + [int(b.row_ptr[-1]) for b in static]).astype(i64)
+        row_ptr = np.concatenate([np.zeros(1, i64)] + [b.row_ptr[1:] + syn0[k]
+                                                       for k, b in enumerate(static)]).astype(i64)
+
+        def cat(name):
+            parts = [np.asarray(getattr(b, name), dtype=i64) for b in static]
+            return np.concatenate(parts) if parts else np.zeros(0, i64)
+        tables = (np.array([b.key for b in static], i64), np.array([b.mask for b in static], i64),
+                  np.array([b.n_rows for b in static], i64),
+                  np.array([b.neuron_bits for b in static], i64),
+                  np.array([b.n_src for b in static], i64), bases[:-1], row_ptr,
+                  cat("delay"), cat("type"), cat("post"), cat("w16"))
+        self._tables, self._tables_n = (tables, others), len(self.blocks)
+        return self._tables
 
     def _stp(self, b, rows, tk):
         """Tsodyks-Markram short-term plasticity with NEST's tsodyks_synapse update,
