@@ -50,6 +50,7 @@ class Scheduler:
         self.tables = {}                 # (x, y) -> [(key, mask, route)] in entry order
         self.table_fp = None
         self.traces = {}                 # key -> Trace
+        self.interned = {}               # path signature -> the one Trace of that path
         self.local_traces = {}           # route word -> Trace, for routes to this chip's cores only
         self.inbox = {}                  # core -> [(epoch, sender step, (sent_tick, keys, payloads))]
         self.outbox = []                 # (core, sent_tick, keys, payloads)
@@ -81,6 +82,7 @@ class Scheduler:
         self.table_fp = hash(tuple(entries))
         self.tables = {self.chip.xy: entries}
         self.traces.clear()
+        self.interned.clear()
         self.local_traces.clear()
 
     def check_tables(self):
@@ -100,6 +102,7 @@ class Scheduler:
     def set_table(self, xy, entries):
         self.tables[xy] = entries
         self.traces.clear()
+        self.interned.clear()
         self.local_traces.clear()
 
     def trace(self, key):
@@ -114,6 +117,11 @@ class Scheduler:
                     t = self.local_traces[route] = local_trace(self.chip.xy, route)
             else:
                 t = trace(self.tables, self.chip.machine, self.chip.xy, key)
+                # keys with the same path share one Trace, so that _trace_arrays works
+                # per path (a population slice's keys), not per key
+                sig = (tuple(t.counters), tuple(t.links), tuple(t.targets),
+                       tuple(sorted(t.deliveries.items())), tuple(t.dropped_at))
+                t = self.interned.setdefault(sig, t)
             self.traces[key] = t
         return t
 
