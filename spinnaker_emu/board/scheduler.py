@@ -35,6 +35,7 @@ HELLO_TIMEOUT = 3.0
 # hardware cores all leave SYNC0 together (a chip that hears it later starts at once).
 REALTIME_START_DELAY = 0.05
 COUNTER_FLUSH_STEPS = 64
+SMALL_BATCH = 32          # _trace_arrays: up to this many keys, no np.unique
 RUN_SIGNALS = (Signal.START, Signal.SYNC0, Signal.SYNC1, Signal.CONT)
 
 
@@ -356,18 +357,26 @@ class Scheduler:
         router = self.chip.router
         per_dest = {}
         for core, sent_tick, keys, payloads in outbox:
-            uniq, inv = np.unique(keys, return_inverse=True)
-            traces = [self.trace(k) for k in uniq.tolist()]
+            if len(keys) <= SMALL_BATCH:
+                # a few keys (most ticks of a small network): dict lookups beat np.unique
+                distinct = keys.tolist()
+            else:
+                distinct, inv = np.unique(keys, return_inverse=True)
+                distinct = distinct.tolist()
             group_of, groups = {}, []
-            gid = np.empty(len(uniq), dtype=np.int64)
-            for u, t in enumerate(traces):
+            gid = np.empty(len(distinct), dtype=np.int64)
+            for u, k in enumerate(distinct):
+                t = self.trace(k)
                 g = group_of.get(id(t))
                 if g is None:
                     g = group_of[id(t)] = len(groups)
                     groups.append(t)
                 gid[u] = g
-            per_key = gid[inv]
-            n_of = np.bincount(per_key, minlength=len(groups))
+            if len(groups) == 1:
+                per_key, n_of = None, (len(keys),)
+            else:
+                per_key = gid if len(keys) <= SMALL_BATCH else gid[inv]
+                n_of = np.bincount(per_key, minlength=len(groups))
             wanted = {}                              # (xy, core) -> groups that reach it
             for g, t in enumerate(groups):
                 n = int(n_of[g])
