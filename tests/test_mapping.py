@@ -151,10 +151,14 @@ def test_large_networks_are_dealt_over_chips_small_ones_stay_on_one():
     m = spinn5_board()
     small = place([MV(i) for i in range(5)], m, spread="auto", host_cpus=2)
     assert {xy[:2] for xy in small.values()} == {(0, 0)}
-    big = [MV(i) for i in range(16)]
+    # one chip's 17 application cores: still one chip (a tick costs less than the
+    # lockstep hand-off between chip processes)
+    fits = place([MV(i) for i in range(17)], m, spread="auto", host_cpus=2)
+    assert {xy[:2] for xy in fits.values()} == {(0, 0)}
+    big = [MV(i) for i in range(30)]
     placed = place(big, m, spread="auto", host_cpus=2)
     chips = [placed[mv][:2] for mv in big]
-    assert set(chips) == {(0, 0), (0, 1)} and chips.count((0, 0)) == 8
-    assert len(set(placed.values())) == 16
+    assert set(chips) == {(0, 0), (0, 1)} and chips.count((0, 0)) == 15
+    assert len(set(placed.values())) == 30
     one = place(big, m, spread=1, host_cpus=2)
-    assert {xy[:2] for xy in one.values()} == {(0, 0)}
+    assert [xy[:2] for xy in one.values()].count((0, 0)) == 17

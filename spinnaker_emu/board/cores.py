@@ -37,13 +37,16 @@ class Core:
         self.sim = None                # timer-driven state (start_simulation)
         self.sim_tick = 0
         self.provenance = _new_provenance()
+        # the vcpu's cpu_state byte in system RAM: read by the tick loop several times
+        # per tick and core (Scheduler.ticking)
+        self._state_at = vcpu_sysram_offset(p, "cpu_state")    # read several times per tick
 
     x = property(lambda self: self.chip.x)
     y = property(lambda self: self.chip.y)
 
     @property
     def state(self):
-        return self.chip.memory.sysram[vcpu_sysram_offset(self.p, "cpu_state")]
+        return self.chip.memory.sysram[self._state_at]
 
     @property
     def app_id(self):

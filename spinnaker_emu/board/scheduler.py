@@ -35,6 +35,7 @@ HELLO_TIMEOUT = 3.0
 # hardware cores all leave SYNC0 together (a chip that hears it later starts at once).
 REALTIME_START_DELAY = 0.05
 COUNTER_FLUSH_STEPS = 64
+SMALL_BATCH = 32          # _trace_arrays: up to this many keys, no np.unique
 RUN_SIGNALS = (Signal.START, Signal.SYNC0, Signal.SYNC1, Signal.CONT)
 
 
@@ -50,6 +51,7 @@ class Scheduler:
         self.tables = {}                 # (x, y) -> [(key, mask, route)] in entry order
         self.table_fp = None
         self.traces = {}                 # key -> Trace
+        self.interned = {}               # path signature -> the one Trace of that path
         self.local_traces = {}           # route word -> Trace, for routes to this chip's cores only
         self.inbox = {}                  # core -> [(epoch, sender step, (sent_tick, keys, payloads))]
         self.outbox = []                 # (core, sent_tick, keys, payloads)
@@ -81,6 +83,7 @@ class Scheduler:
         self.table_fp = hash(tuple(entries))
         self.tables = {self.chip.xy: entries}
         self.traces.clear()
+        self.interned.clear()
         self.local_traces.clear()
 
     def check_tables(self):
@@ -100,6 +103,7 @@ class Scheduler:
     def set_table(self, xy, entries):
         self.tables[xy] = entries
         self.traces.clear()
+        self.interned.clear()
         self.local_traces.clear()
 
     def trace(self, key):
@@ -114,6 +118,11 @@ class Scheduler:
                     t = self.local_traces[route] = local_trace(self.chip.xy, route)
             else:
                 t = trace(self.tables, self.chip.machine, self.chip.xy, key)
+                # keys with the same path share one Trace, so that _trace_arrays works
+                # per path (a population slice's keys), not per key
+                sig = (tuple(t.counters), tuple(t.links), tuple(t.targets),
+                       tuple(sorted(t.deliveries.items())), tuple(t.dropped_at))
+                t = self.interned.setdefault(sig, t)
             self.traces[key] = t
         return t
 
@@ -306,11 +315,8 @@ class Scheduler:
 
     def _route(self, eid, step, leaving, realtime):
         me = self.chip.xy
-        items = [(core, sent_tick, key, None if payloads is None else int(payloads[i]))
-                 for core, sent_tick, keys, payloads in self.outbox
-                 for i, key in enumerate(keys.tolist())]
-        self.outbox = []
-        batches = self._trace_batches(items)
+        outbox, self.outbox = self.outbox, []
+        batches = self._trace_arrays(outbox)
         local = batches.pop(me, None)
         if local:
             self.deliver(local, step, eid)
@@ -339,6 +345,59 @@ class Scheduler:
                 for p in cores:
                     dest.setdefault(p, []).append(item)
         return {xy: _pack(d) for xy, d in per_dest.items()}
+
+    def _trace_arrays(self, outbox):
+        """_trace_batches for whole arrays of keys, as the tick loop's cores send them:
+        [(core, sent_tick, keys, payloads)] -> {xy: {core: [(tick, keys, payloads)]}}.
+        The Python work is per distinct key and per destination, not per packet (per
+        packet it was 87 % of the microcircuit's tick loop, docs/PERFORMANCE.md). Every
+        destination core gets its packets in the order the per-packet loop gave them
+        (the order of the outbox, then of the keys), so stochastic synapses draw alike;
+        the counters get the same totals."""
+        router = self.chip.router
+        per_dest = {}
+        for core, sent_tick, keys, payloads in outbox:
+            if len(keys) <= SMALL_BATCH:
+                # a few keys (most ticks of a small network): dict lookups beat np.unique
+                distinct = keys.tolist()
+            else:
+                distinct, inv = np.unique(keys, return_inverse=True)
+                distinct = distinct.tolist()
+            group_of, groups = {}, []
+            gid = np.empty(len(distinct), dtype=np.int64)
+            for u, k in enumerate(distinct):
+                t = self.trace(k)
+                g = group_of.get(id(t))
+                if g is None:
+                    g = group_of[id(t)] = len(groups)
+                    groups.append(t)
+                gid[u] = g
+            if len(groups) == 1:
+                per_key, n_of = None, (len(keys),)
+            else:
+                per_key = gid if len(keys) <= SMALL_BATCH else gid[inv]
+                n_of = np.bincount(per_key, minlength=len(groups))
+            wanted = {}                              # (xy, core) -> groups that reach it
+            for g, t in enumerate(groups):
+                n = int(n_of[g])
+                for (x, y, idx) in t.counters:
+                    self._count((x, y), router.diag_counters, self.remote_diag, idx, n)
+                for (x, y, link) in t.links:
+                    self._count((x, y), router.link_packets, self.remote_links, link, n)
+                if not t.targets:
+                    core.provenance["dropped"] += n
+                for xy, cores in t.targets:
+                    for p in cores:
+                        wanted.setdefault((xy, p), []).append(g)
+            for (xy, p), gs in wanted.items():
+                if len(gs) == len(groups):
+                    ks, pl = keys, payloads
+                else:
+                    sel = np.isin(per_key, gs)
+                    ks = keys[sel]
+                    pl = None if payloads is None else payloads[sel]
+                per_dest.setdefault(xy, {}).setdefault(p, []).append((sent_tick, ks, pl))
+        return {xy: _pack_arrays(d) for xy, d in per_dest.items()}
 
     def route_now(self, packets):
         """Multicast packets from ARM cores [(arm core, key, payload, cycle sent)], routed
@@ -377,14 +436,14 @@ class Scheduler:
                 clock.count_sent(xy)        # counted before the clock that follows (arm/clocks.py)
             self.proc.send(xy, "mc", None, None, me, batch, None)
 
-    def _count(self, xy, local, remote, index):
-        """One packet through router ``xy``: this chip's counters directly, another
+    def _count(self, xy, local, remote, index, n=1):
+        """n packets through router ``xy``: this chip's counters directly, another
         chip's gathered here and sent to it later (flush_counters)."""
         if xy == self.chip.xy:
-            local[index] += 1
+            local[index] += n
         else:
             d = remote.setdefault(xy, {})
-            d[index] = d.get(index, 0) + 1
+            d[index] = d.get(index, 0) + n
 
     # ------------------------------------------------------------ receiving
     def on_mc(self, eid, step, sender, batch, leaving):
@@ -441,4 +500,27 @@ def _pack(dest):
         out[p] = [(t, np.array(ks, dtype=np.uint32),
                    None if pls[0] is None else np.array(pls, dtype=np.uint32))
                   for t, (ks, pls) in sorted(by_tick.items())]
+    return out
+
+
+def _pack_arrays(dest):
+    """{core: [(sent_tick, keys, payloads)]} -> the same grouped by tick, in tick order,
+    arrays of one tick concatenated in arrival order (as _pack; a tick whose first
+    batch has no payloads has none)."""
+    out = {}
+    for p, items in dest.items():
+        by_tick = {}
+        for t, k, pl in items:
+            by_tick.setdefault(t, []).append((k, pl))
+        packed = []
+        for t, parts in sorted(by_tick.items()):
+            if len(parts) == 1:
+                k, pl = parts[0]
+            else:
+                k = np.concatenate([k for k, _ in parts])
+                pl = None if parts[0][1] is None else np.concatenate(
+                    [np.zeros(len(k), np.uint32) if q is None else q for k, q in parts])
+            packed.append((t, np.asarray(k, dtype=np.uint32),
+                           None if pl is None else np.asarray(pl, dtype=np.uint32)))
+        out[p] = packed
     return out

@@ -11,10 +11,13 @@ def chip_order(machine, root=(0, 0)):
     return sorted(found, key=lambda xy: (found[xy][0], xy))
 
 
-# A network of at least this many cores is dealt over several chips (one per host CPU)
-# so their processes tick in parallel: VA CUBA's 16 cores, 10,000 ticks: 25.5 s on one
-# chip, 17.7 s on two (2 CPUs); seed 004's 5 cores gain nothing (lockstep costs more).
-SPREAD_MIN_VERTICES = 8
+# A network that does not fit on one chip is dealt over several chips (one per host
+# CPU) so that their processes share the work evenly. One that fits stays on one chip:
+# with the compiled kernels (apps/neuron/fast.py) a tick costs less than the lockstep
+# hand-off between two chip processes (docs/PERFORMANCE.md: VA CUBA 4000, dt 0.1 ms,
+# 1 s, 'running' phase 4.8-5.4 s on one chip, 10.1-11.8 s dealt over two, 2 CPUs
+# shared with other work; brunel_1000 1.8 s against 3.0 s). Before them, dealing won
+# (VA CUBA 25.5 s on one chip, 17.7 s on two).
 MAX_SPREAD = 4
 
 
@@ -22,7 +25,8 @@ def place(machine_vertices, machine, reserved=None, spread=1, host_cpus=1):
     """{machine vertex: (x, y, p)}.  ``reserved``: {(x, y): set of cores in use}.
     ``spread`` > 1: deal the vertices round-robin over that many chips (so that as
     many chip processes tick in parallel), still filling chips in order; "auto": one
-    chip per host CPU (up to MAX_SPREAD) for networks of SPREAD_MIN_VERTICES or more."""
+    chip per host CPU (up to MAX_SPREAD) for networks larger than the first chip, else
+    one chip."""
     reserved = {k: set(v) for k, v in (reserved or {}).items()}
     chips = chip_order(machine)
     free = []
@@ -55,7 +59,8 @@ def place(machine_vertices, machine, reserved=None, spread=1, host_cpus=1):
             "(more boards: spalloc / [Machine] version and machine_name)."
             % (len(machine_vertices), len(machine_vertices), len(free), len(chips)))
     if spread == "auto":
-        spread = min(max(host_cpus, 1), MAX_SPREAD) if len(todo) >= SPREAD_MIN_VERTICES else 1
+        first = sum(1 for slot in remaining if slot[:2] == remaining[0][:2]) if remaining else 0
+        spread = min(max(host_cpus, 1), MAX_SPREAD) if len(todo) > first else 1
     if spread > 1:
         remaining = _deal(remaining, spread)
     for mv, slot in zip(todo, remaining):

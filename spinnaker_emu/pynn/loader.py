@@ -10,6 +10,7 @@ from ..apps.neuron import current_sources as CS
 from ..apps.neuron import regions as R
 from ..apps.neuron.models import MODELS
 from ..apps.neuron import regions_extra as RX
+from ..apps.neuron.warm import warm_if_cold
 from ..mapping import MappingError
 from ..mapping.keys import KEY_MASK
 from ..protocol.constants import CPUState, Signal
@@ -427,6 +428,9 @@ class LoadedNetwork:
     # ------------------------------------------------------------------ loading
     def load(self, first_run_ticks):
         runner = self.runner
+        with runner._timed("compiling kernels"):
+            # here, not in a chip process in the middle of a run (apps/neuron/warm.py)
+            warm_if_cold()
         with runner._timed("data generation"):
             self.generate(first_run_ticks)
         tx = self.tx

@@ -260,10 +260,7 @@ class SpikeSourcePoissonKernel(_SourceKernel):
         self.core.write(self.regions[R.POISSON_PARAMS] + 4, np.array(seed, "<u4").tobytes())
 
     def step(self, t):
-        counts = self.src.tick(t)
-        idx = np.flatnonzero(counts)
-        if idx.size:
-            self.emit(t, np.repeat(idx, counts[idx]))
+        self.emit(t, self.src.spikes(t))
 
 
 @kernel("delay_extension")

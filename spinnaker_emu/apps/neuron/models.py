@@ -25,6 +25,7 @@ import math
 
 import numpy as np
 
+from . import fast
 from .fixed import q, q_round
 
 # Field kinds: 's' S16.15 value, 'u' U0.32 fraction, 'i' int32,
@@ -55,6 +56,18 @@ _C185 = float(q_round(1.85))
 
 def _full(n, value):
     return np.broadcast_to(np.asarray(value, dtype=np.float64), (n,)).astype(np.float64)
+
+
+def _vec(x, n):
+    """A contiguous float64 vector of n for the compiled loops (one specialisation)."""
+    if type(x) is np.ndarray and x.dtype == np.float64 and x.shape == (n,) and \
+            x.flags.c_contiguous:
+        return x
+    return np.ascontiguousarray(np.broadcast_to(np.asarray(x, dtype=np.float64), (n,)))
+
+
+def _outputs(n):
+    return np.empty(n), np.empty(n), np.empty(n), np.empty(n, dtype=np.bool_)
 
 
 def refract_ticks(tau_refrac, dt):
@@ -169,7 +182,18 @@ class NeuronModel:
 
     def step(self, f, add_exc, add_inh):
         """One timer tick for every neuron. Returns (spiked bool array, v, gsyn_exc,
-        gsyn_inh) where the three recorded values are those at the start of the tick."""
+        gsyn_inh) where the three recorded values are those at the start of the tick.
+        Models with a compiled loop (fast.py) run it; it gives the same bits as
+        step_numpy, the reference (tests/test_neuron_fast.py)."""
+        if self.fast_step is not None:
+            n = len(f["v"])
+            return self.fast_step(f, _vec(add_exc, n), _vec(add_inh, n))
+        return self.step_numpy(f, add_exc, add_inh)
+
+    fast_step = None
+
+    def step_numpy(self, f, add_exc, add_inh):
+        """The reference tick, vectorised with numpy."""
         self.add_input(f, add_exc, add_inh)
         ge, gi = self.synaptic_input(f)
         v0 = f["v"].copy()
@@ -247,6 +271,15 @@ class IFCurrExp(_LIF):
     name, model_id, kernel_name = "IF_curr_exp", 1, "if_curr_exp"
     fields = _LIF_FIELDS + _EXP_SYN_FIELDS
 
+    def fast_step(self, f, add_exc, add_inh):
+        rv, re, ri, spiked = _outputs(len(f["v"]))
+        fast.lif_curr_exp(add_exc, add_inh, f["v"], f["v_rest"], f["r_membrane"],
+                          f["exp_tc"], f["i_offset"], f["v_reset"], f["v_thresh"],
+                          f["t_refract"], f["refract_timer"], f["exc_init"], f["isyn_exc"],
+                          f["exc_decay"], f["inh_init"], f["isyn_inh"], f["inh_decay"],
+                          rv, re, ri, spiked)
+        return spiked, rv, re, ri
+
 
 class IFCondExp(_LIF):
     name, model_id, kernel_name = "IF_cond_exp", 2, "if_cond_exp"
@@ -256,6 +289,21 @@ class IFCondExp(_LIF):
     # sPyNNaker's InputTypeConductance: weights x1024 on the host, >>10 on the core,
     # so small uS weights keep their resolution in 16 bits.
     global_weight_scale = 1024.0
+
+    def fast_step(self, f, add_exc, add_inh):
+        n = len(f["v"])
+        rv, re, ri, spiked = _outputs(n)
+        gr, v_inf = np.empty(n), np.empty(n)
+        fast.lif_cond_exp_a(add_exc, add_inh, self.global_weight_scale, f["v"], f["v_rest"],
+                            f["r_membrane"], f["i_offset"], f["e_rev_E"], f["e_rev_I"],
+                            f["exc_init"], f["isyn_exc"], f["inh_init"], f["isyn_inh"],
+                            rv, re, ri, gr, v_inf)
+        # numpy's power, as the reference (its SIMD result differs from libm's)
+        decay = np.power(f["exp_tc"], gr)
+        fast.lif_cond_exp_b(f["v"], v_inf, decay, f["v_reset"], f["v_thresh"],
+                            f["t_refract"], f["refract_timer"], f["isyn_exc"], f["exc_decay"],
+                            f["isyn_inh"], f["inh_decay"], spiked)
+        return spiked, rv, re, ri
 
 
 class IFCurrAlpha(_LIF):
@@ -298,6 +346,14 @@ class Izhikevich(NeuronModel):
             u_new[spiked] = q(u_new[spiked] + f["d"][spiked])
             f["this_h"][spiked] = q(f["dt"][spiked] * _C185)
         return spiked
+
+    def fast_step(self, f, add_exc, add_inh):
+        rv, re, ri, spiked = _outputs(len(f["v"]))
+        fast.izhikevich(add_exc, add_inh, f["v"], f["u"], f["a"], f["b"], f["c"], f["d"],
+                        f["i_offset"], f["v_thresh"], f["this_h"], f["dt"], f["exc_init"],
+                        f["isyn_exc"], f["exc_decay"], f["inh_init"], f["isyn_inh"],
+                        f["inh_decay"], _C004, _C185, rv, re, ri, spiked)
+        return spiked, rv, re, ri
 
 
 MODELS = {m.name: m() for m in (IFCurrExp, IFCondExp, IFCurrAlpha, Izhikevich)}

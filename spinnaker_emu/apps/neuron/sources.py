@@ -2,6 +2,7 @@
 (the kernels in kernels.py feed them from SDRAM and send what they return)."""
 import numpy as np
 
+from . import fast
 from .regions import DELAY_STAGE
 
 POISSON_BATCH_TICKS = 64
@@ -47,15 +48,28 @@ class Poisson:
         """Four words that continue the stream (written back at PAUSE)."""
         return [int(x) for x in self.rng.integers(0, 2 ** 32, size=4, dtype=np.uint64)]
 
-    def tick(self, t):
-        """-> per-neuron spike counts for tick t (int array)."""
+    def _counts(self):
         if self._batch is None or self._bi >= len(self._batch):
             self._batch = self.rng.poisson(self.lam, size=(POISSON_BATCH_TICKS, len(self.lam)))
             self._bi = 0
+            # worst case of one tick's spikes, for spikes()
+            self._out = np.empty(int(self._batch.sum(axis=1).max()), dtype=np.int64)
         counts = self._batch[self._bi]
         self._bi += 1
+        return counts
+
+    def tick(self, t):
+        """-> per-neuron spike counts for tick t (int array)."""
+        counts = self._counts()
         active = (t >= self.start) & (t < self.end)
         return np.where(active, counts, 0)
+
+    def spikes(self, t):
+        """-> the neuron of each spike of tick t (a neuron with k spikes k times, in
+        neuron order): the same draws as tick(), compiled (fast.poisson_spikes)."""
+        counts = self._counts()
+        m = fast.poisson_spikes(counts, self.start, self.end, t, self._out)
+        return self._out[:m].copy()
 
 
 class DelayExtension:
@@ -64,6 +78,7 @@ class DelayExtension:
     needs. Spikes are counted per (tick, neuron) so repeats are kept."""
 
     RING = 256   # > 16 x 8 stages + slack
+    compiled = True   # tick() through fast.delay_tick; False: the numpy reference
 
     def __init__(self, n_neurons, n_stages, neuron_bits, base_key, stage_masks=None):
         self.n, self.n_stages, self.nbits, self.base = n_neurons, n_stages, neuron_bits, base_key
@@ -71,12 +86,20 @@ class DelayExtension:
                       else np.asarray(stage_masks, dtype=bool))
         self.counts = np.zeros((self.RING, n_neurons), dtype=np.int64)
         self.stage_offsets = DELAY_STAGE * np.arange(1, n_stages + 1)
+        self._out = np.empty(64, dtype=np.uint32)
 
     def receive(self, sent_ticks, neurons):
         np.add.at(self.counts, (np.asarray(sent_ticks) % self.RING, np.asarray(neurons)), 1)
 
     def tick(self, t):
         """-> keys (uint32) to send in tick t."""
+        if self.compiled:
+            while True:
+                m = fast.delay_tick(self.counts, self.masks, t, self.stage_offsets, self.RING,
+                                    self.base, self.nbits, self._out)
+                if m <= self._out.size:
+                    return self._out[:m].copy()
+                self._out = np.empty(2 * m, dtype=np.uint32)     # grown, then again
         src = t - self.stage_offsets
         ok = src >= 0
         keys = np.zeros(0, dtype=np.uint32)

@@ -16,6 +16,7 @@ depends on the previous one), vectorised across the synapses of the row.
 """
 import numpy as np
 
+from . import fast
 from .regions import (FLAG_PLASTIC, FLAG_STOCHASTIC, FLAG_STP, N_SYNAPSE_TYPES,
                       PLASTIC_ROW_HEADER, POP_ENTRY_WORDS, POST_HISTORY, RING_SLOTS,
                       RULE_SHIFT, STATIC_ROW_HEADER, STP_FIELDS, STP_ROW_HEADER,
@@ -52,6 +53,7 @@ class Block:
         self.stp = bool(flags & FLAG_STP)
         self.stochastic = bool(flags & FLAG_STOCHASTIC)
         self.rule = (flags >> RULE_SHIFT) & 0xFF
+        self.static_compiled = False      # set by SynapseProcessor._compiled_tables
         self.head = (STP_ROW_HEADER if self.stp else PLASTIC_ROW_HEADER if self.plastic
                      else STATIC_ROW_HEADER)
         n_cols = 1 + (len(STP_FIELDS) if self.stp else 1 if self.stochastic else 0)
@@ -201,6 +203,10 @@ class SynapseProcessor:
         self.counters = {"saturations": 0, "unmatched_keys": 0, "invalid_rows": 0,
                          "late_spikes": 0, "synaptic_events": 0, "plastic_updates": 0}
 
+    # static rows and the ring buffer through fast.py's loops; False: the numpy
+    # reference (tests compare the two)
+    compiled = True
+
     # -------------------------------------------------------------- input
     def receive(self, ticks, keys, next_tick):
         """ticks: the tick each spike was sent in; keys: uint32 array."""
@@ -210,8 +216,20 @@ class SynapseProcessor:
             return
         matched = np.zeros(len(keys), dtype=bool)
         dep = []
-        for b, m in self._match(keys):
+        compiled = self._compiled_tables() if self.compiled else None
+        if compiled is not None:
+            # the static blocks: lookup and rows in one compiled call
+            tables, others = compiled
+            out = np.zeros(3, dtype=np.int64)
+            fast.receive_static(keys.astype(np.int64), ticks, *tables, next_tick, self.ring,
+                                RING_SLOTS, self.nt, self.n, matched, out)
+            self.counters["synaptic_events"] += int(out[0])
+            self.counters["late_spikes"] += int(out[1])
+            self.counters["invalid_rows"] += int(out[2])
+        for b, m in (self._match(keys) if compiled is None or compiled[1] else ()):
             matched |= m
+            if compiled is not None and b.static_compiled:
+                continue
             rows, tk = b.rows_of(keys[m]), ticks[m]
             ok = rows < b.n_rows
             if not ok.all():
@@ -266,6 +284,40 @@ class SynapseProcessor:
             keep = self.rng.random(total) < b.p[sel]
             at, sel = at[keep], sel[keep]
         return (at, b.type[sel], b.post[sel], b.w16[sel])
+
+    def _compiled_tables(self):
+        """(arrays for fast.receive_static, whether other blocks remain) for the blocks
+        whose rows are static and deterministic (not plastic with a rule, not STP, not
+        stochastic): they go through one compiled call per batch of keys, straight
+        into the ring buffer (integer sums: the order of blocks and synapses does not
+        change them). The others keep the numpy path, in block order (their state and
+        random draws depend on it). Built once, again if blocks were added."""
+        if getattr(self, "_tables_n", None) == len(self.blocks):
+            return self._tables
+        static, others = [], False
+        for b in self.blocks:
+            b.static_compiled = not ((b.plastic and b.rule < len(self.rules)) or b.stp
+                                     or b.stochastic)
+            if b.static_compiled:
+                static.append(b)
+            else:
+                others = True
+        i64 = np.int64
+        bases = np.cumsum([0] + [b.n_rows for b in static]).astype(i64)
+        syn0 = np.cumsum([0] + [int(b.row_ptr[-1]) for b in static]).astype(i64)
+        row_ptr = np.concatenate([np.zeros(1, i64)] + [b.row_ptr[1:] + syn0[k]
+                                                       for k, b in enumerate(static)]).astype(i64)
+
+        def cat(name):
+            parts = [np.asarray(getattr(b, name), dtype=i64) for b in static]
+            return np.concatenate(parts) if parts else np.zeros(0, i64)
+        tables = (np.array([b.key for b in static], i64), np.array([b.mask for b in static], i64),
+                  np.array([b.n_rows for b in static], i64),
+                  np.array([b.neuron_bits for b in static], i64),
+                  np.array([b.n_src for b in static], i64), bases[:-1], row_ptr,
+                  cat("delay"), cat("type"), cat("post"), cat("w16"))
+        self._tables, self._tables_n = (tables, others), len(self.blocks)
+        return self._tables
 
     def _stp(self, b, rows, tk):
         """Tsodyks-Markram short-term plasticity with NEST's tsodyks_synapse update,
@@ -335,6 +387,12 @@ class SynapseProcessor:
 
     def take(self, t):
         """The ring-buffer slot of tick t as S16.15 inputs (n_types x n), cleared."""
+        if self.compiled:
+            out = np.empty((self.nt, self.n))
+            sat = fast.take_slot(self.ring, t % RING_SLOTS, self.nt, self.n, self.to_input, out)
+            if sat:
+                self.counters["saturations"] += sat
+            return out
         seg = self.ring[(t % RING_SLOTS) * self.nt * self.n:
                         (t % RING_SLOTS + 1) * self.nt * self.n].reshape(self.nt, self.n)
         sat = seg > 0xFFFF
