@@ -29,13 +29,13 @@ import numpy as np
 from ..protocol import constants as C
 from ..protocol.constants import CPUState, Signal
 from .multicast import trace, local_trace, match, ranges_reach
+from .spike_batches import trace_arrays
 
 HELLO_TIMEOUT = 3.0
 # Real-time runs start this long after the active set is sent out, on every chip, as
 # hardware cores all leave SYNC0 together (a chip that hears it later starts at once).
 REALTIME_START_DELAY = 0.05
 COUNTER_FLUSH_STEPS = 64
-SMALL_BATCH = 32          # _trace_arrays: up to this many keys, no np.unique
 RUN_SIGNALS = (Signal.START, Signal.SYNC0, Signal.SYNC1, Signal.CONT)
 
 
@@ -347,57 +347,7 @@ class Scheduler:
         return {xy: _pack(d) for xy, d in per_dest.items()}
 
     def _trace_arrays(self, outbox):
-        """_trace_batches for whole arrays of keys, as the tick loop's cores send them:
-        [(core, sent_tick, keys, payloads)] -> {xy: {core: [(tick, keys, payloads)]}}.
-        The Python work is per distinct key and per destination, not per packet (per
-        packet it was 87 % of the microcircuit's tick loop, docs/PERFORMANCE.md). Every
-        destination core gets its packets in the order the per-packet loop gave them
-        (the order of the outbox, then of the keys), so stochastic synapses draw alike;
-        the counters get the same totals."""
-        router = self.chip.router
-        per_dest = {}
-        for core, sent_tick, keys, payloads in outbox:
-            if len(keys) <= SMALL_BATCH:
-                # a few keys (most ticks of a small network): dict lookups beat np.unique
-                distinct = keys.tolist()
-            else:
-                distinct, inv = np.unique(keys, return_inverse=True)
-                distinct = distinct.tolist()
-            group_of, groups = {}, []
-            gid = np.empty(len(distinct), dtype=np.int64)
-            for u, k in enumerate(distinct):
-                t = self.trace(k)
-                g = group_of.get(id(t))
-                if g is None:
-                    g = group_of[id(t)] = len(groups)
-                    groups.append(t)
-                gid[u] = g
-            if len(groups) == 1:
-                per_key, n_of = None, (len(keys),)
-            else:
-                per_key = gid if len(keys) <= SMALL_BATCH else gid[inv]
-                n_of = np.bincount(per_key, minlength=len(groups))
-            wanted = {}                              # (xy, core) -> groups that reach it
-            for g, t in enumerate(groups):
-                n = int(n_of[g])
-                for (x, y, idx) in t.counters:
-                    self._count((x, y), router.diag_counters, self.remote_diag, idx, n)
-                for (x, y, link) in t.links:
-                    self._count((x, y), router.link_packets, self.remote_links, link, n)
-                if not t.targets:
-                    core.provenance["dropped"] += n
-                for xy, cores in t.targets:
-                    for p in cores:
-                        wanted.setdefault((xy, p), []).append(g)
-            for (xy, p), gs in wanted.items():
-                if len(gs) == len(groups):
-                    ks, pl = keys, payloads
-                else:
-                    sel = np.isin(per_key, gs)
-                    ks = keys[sel]
-                    pl = None if payloads is None else payloads[sel]
-                per_dest.setdefault(xy, {}).setdefault(p, []).append((sent_tick, ks, pl))
-        return {xy: _pack_arrays(d) for xy, d in per_dest.items()}
+        return trace_arrays(self, outbox)
 
     def route_now(self, packets):
         """Multicast packets from ARM cores [(arm core, key, payload, cycle sent)], routed
@@ -500,27 +450,4 @@ def _pack(dest):
         out[p] = [(t, np.array(ks, dtype=np.uint32),
                    None if pls[0] is None else np.array(pls, dtype=np.uint32))
                   for t, (ks, pls) in sorted(by_tick.items())]
-    return out
-
-
-def _pack_arrays(dest):
-    """{core: [(sent_tick, keys, payloads)]} -> the same grouped by tick, in tick order,
-    arrays of one tick concatenated in arrival order (as _pack; a tick whose first
-    batch has no payloads has none)."""
-    out = {}
-    for p, items in dest.items():
-        by_tick = {}
-        for t, k, pl in items:
-            by_tick.setdefault(t, []).append((k, pl))
-        packed = []
-        for t, parts in sorted(by_tick.items()):
-            if len(parts) == 1:
-                k, pl = parts[0]
-            else:
-                k = np.concatenate([k for k, _ in parts])
-                pl = None if parts[0][1] is None else np.concatenate(
-                    [np.zeros(len(k), np.uint32) if q is None else q for k, q in parts])
-            packed.append((t, np.asarray(k, dtype=np.uint32),
-                           None if pl is None else np.asarray(pl, dtype=np.uint32)))
-        out[p] = packed
     return out

@@ -18,7 +18,6 @@ the shared sdp_msg_t buffers of sv->shm_root in both directions. The heaps, vcpu
 blocks and IOBUF chains are the chip's own memory, so SCP and SARK see the same.
 """
 import asyncio
-import collections
 import math
 import os
 import struct
@@ -36,6 +35,7 @@ from ...protocol.constants import CPUState, Signal, ShmCmd, RTECode
 from ...protocol.structs import vcpu_address
 from .arch import T_BIT, VEC_UNDEF, VEC_SVC, VEC_PABT, VEC_DABT, MODE_UND, MODE_SVC, MODE_ABT
 from .cpu import ArmCpu
+from .fixed_routes import FixedRoutes
 from .profile import PcProfile, cores_from_env
 from . import core_loop, cycles, fold, native, timers
 from .local_routes import LocalRoutes, ROUTED, DROPPED, RECEIVED, deliver
@@ -50,7 +50,6 @@ from ..memory import host_address
 
 WALL_SLICE = 0.005             # seconds of work before the event loop gets a turn
 PEER_WAIT_S = 0.0002           # a chip ahead of the others (clocks.py) looks again after this
-MAX_FR_WAITING = 1 << 20         # fixed-route packets held per core before the router drops
 LOCKSTEP_POLLS = 200           # lockstep: quick looks at the others before the event loop's turn
 COUNTER_FLUSH_S = 0.01        # other chips' router counters go to them at most every 10 ms
 TRACE_LINES = 20000             # per core and image: a trace bounds the log it writes
@@ -357,13 +356,7 @@ class ArmEngine:
         self.outbox = []
         self.local_routes = LocalRoutes()
         self.held = []                   # (sent, ArmKernel, keys, payloads) from another chip's future
-        # Fixed-route packets waiting for room in a core's receive FIFO, per core, in order:
-        # the router holds a packet its destination cannot take (back-pressure), as on
-        # hardware, rather than dropping it. sPyNNaker's fast data out streams a whole
-        # SDRAM region as fixed-route packets from an extra monitor to the gatherer,
-        # which sends one SDP message per 68 words; dropped words would shift the data
-        # inside a message the host takes as complete.
-        self.fr_waiting = {}
+        self.fixed_routes = FixedRoutes(self)  # fixed-route packets, held while a FIFO is full
         self.cores_changed = True        # cores started, stopped, halted (see _running)
         self.now = 0
         self.mailboxes = Mailboxes(self)         # SC&MP's side of the cores' mailboxes
@@ -508,43 +501,7 @@ class ArmEngine:
 
     def fixed_route(self, key, payload):
         """A fixed-route packet through this chip's router (its fixed route word)."""
-        route = self.chip.router.fixed_route
-        for p in range(C.N_CORES):
-            if route >> (6 + p) & 1:
-                arm = self.cores.get(p)
-                if arm is not None:
-                    waiting = self.fr_waiting.get(p)
-                    if waiting or not arm.comms.room():
-                        if waiting is None:
-                            waiting = self.fr_waiting[p] = collections.deque()
-                        if len(waiting) < MAX_FR_WAITING:
-                            waiting.append((key, payload))
-                        else:
-                            arm.comms.dropped += 1       # a core that stopped reading them
-                    else:
-                        arm.comms.receive(FR, key, payload)
-                    arm.mark_dirty()
-        for link in range(C.N_LINKS):
-            if route & (1 << link) and self.proc is not None:
-                nb = self.chip.machine.neighbour(self.chip.xy, link)
-                if nb is not None and nb in self.chip.machine.links:
-                    self.proc.send(nb, "fr", key, payload)
-
-    def _release_fr_waiting(self):
-        """Move waiting fixed-route packets into their cores' FIFOs as room allows."""
-        for p, waiting in list(self.fr_waiting.items()):
-            arm = self.cores.get(p)
-            if arm is None or arm.halted:
-                del self.fr_waiting[p]
-                continue
-            room = arm.comms.room()
-            while waiting and room:
-                key, payload = waiting.popleft()
-                arm.comms.receive(FR, key, payload)
-                room -= 1
-            arm.mark_dirty()
-            if not waiting:
-                del self.fr_waiting[p]
+        self.fixed_routes.route(key, payload)
 
     def deliver_local(self, p, kind, key, payload):
         arm = self.cores.get(p)
@@ -567,7 +524,7 @@ class ArmEngine:
             self.task = loop.create_task(self._loop())
 
     def has_work(self):
-        if self.mailboxes.monitor_pending or self.outbox or self.held or self.fr_waiting:
+        if self.mailboxes.monitor_pending or self.outbox or self.held or self.fixed_routes.waiting:
             return True
         for arm in self.cores.values():
             if arm.halted:
@@ -703,8 +660,8 @@ class ArmEngine:
         self.now, self.quantum_length = core_loop.plan_quantum(self.states, self.now, busy)
         if self.held:
             self._release_held()
-        if self.fr_waiting:
-            self._release_fr_waiting()
+        if self.fixed_routes.waiting:
+            self.fixed_routes.release()
         horizon = self.now + self.quantum_length
         routes = self.local_routes
         shares = self.threads.shares(order, self.states)
