@@ -187,7 +187,7 @@ def test_netns_spinnman_ladder_on_a_job_across_two_hosts(netns_cluster):
         out = subprocess.run([ACCEPTANCE_PY, os.path.join(ACCEPTANCE, "spinnman_probe.py"),
                               "--host", job.hostname], capture_output=True, text=True, timeout=600)
         lines = out.stdout.splitlines()
-        assert lines[-1] == "score 17/25", out.stdout[-3000:]
+        assert lines and lines[-1] == "score 17/25", (out.returncode, out.stdout[-3000:], out.stderr[-3000:])
         assert "FAIL machine-details: StepFailed: 144 chips, expected 48" in lines
         for step in ("connect-boot", "discover-connections", "write-read-remote-chip",
                      "multicast-routes", "send-signal", "router-diagnostics"):
