@@ -20,7 +20,7 @@ between calls.
 import numpy as np
 from numba import carray, njit, types
 
-from .cycles import (NOW, WFI, DIRTY, FOLD, POLLING, POLL_SKIPS, SLICES, BUSY, FAULTS, EXIT_DETAIL, INTERRUPT,
+from .cycles import (MONITOR_CALL, NOW, WFI, DIRTY, FOLD, POLLING, POLL_SKIPS, SLICES, BUSY, FAULTS, EXIT_DETAIL, INTERRUPT,
                      COUNT, TX_COUNT, TX_DROPPED, TX_DEPTH, DMA_FAILED, DMA_LOGGED, TRACED, TRACE_COUNT,
                      REGVAL, NEVER, STATE_WORDS)
 from . import fold, native, timers, vic
@@ -136,7 +136,7 @@ def _run_core(uch, st, horizon):
             # otherwise the hook ended the slice where a mask cleared: go on
         else:
             st[FAULTS] = 0
-        if st[TX_COUNT] >= TX_DRAIN or st[DMA_FAILED] or st[DMA_LOGGED] or st[TRACE_COUNT]:
+        if st[TX_COUNT] >= TX_DRAIN or st[DMA_FAILED] or st[DMA_LOGGED] or st[TRACE_COUNT] or st[MONITOR_CALL]:
             return EXIT_DRAIN
     return EXIT_LIMIT
 
@@ -216,7 +216,7 @@ def run_cores(uchs, states, start, now, horizon, table, targets, counts):
                 if st[TX_COUNT]:
                     route(st, table, targets, counts)
                 if st[TX_COUNT] >= TX_DRAIN or st[TX_DROPPED] or st[DMA_FAILED] or st[DMA_LOGGED] \
-                        or st[TRACE_COUNT] or why == EXIT_FAULT or why == EXIT_INTERRUPT:
+                        or st[TRACE_COUNT] or st[MONITOR_CALL] or why == EXIT_FAULT or why == EXIT_INTERRUPT:
                     return i, why
                 if why != EXIT_DRAIN:
                     break

@@ -79,7 +79,13 @@ FOLD, FOLD_BAD, FOLD_CLEAN, FOLD_TIMER, FOLD_FAILS, FOLD_NEXT, FOLD_TICKS, FOLD_
     FOLD_FLUSH, PTR_SNAP = range(TX_RING + TX_WORDS * TX_DEPTH, TX_RING + TX_WORDS * TX_DEPTH + 11)
 FOLD_REGS, N_FOLD_REGS = PTR_SNAP + 1, 18
 FOLD_PERIPH, N_FOLD_PERIPH = FOLD_REGS + N_FOLD_REGS, (74 - 12 + 1) + 6     # VIC..DMA words, 2 timers x 3
-STATE_WORDS = FOLD_PERIPH + N_FOLD_PERIPH
+# The core raised the monitor's CPU_INT (an SDP message in its mailbox, sark_msg_send):
+# its native run returns to Python after a few more instructions, so that the monitor
+# takes the message within microseconds of virtual time, as SC&MP would, not at the
+# quantum's end (a core sending one message after another, the fast data out gatherer,
+# waited a quantum for each)
+MONITOR_CALL = FOLD_PERIPH + N_FOLD_PERIPH
+STATE_WORDS = MONITOR_CALL + 1
 
 
 def _compile():

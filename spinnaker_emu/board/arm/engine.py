@@ -50,6 +50,7 @@ from ..memory import host_address
 
 WALL_SLICE = 0.005             # seconds of work before the event loop gets a turn
 PEER_WAIT_S = 0.0002           # a chip ahead of the others (clocks.py) looks again after this
+MONITOR_CALL_CYCLES = 400         # after raising the monitor's CPU_INT, before Python takes the message
 LOCKSTEP_POLLS = 200           # lockstep: quick looks at the others before the event loop's turn
 COUNTER_FLUSH_S = 0.01        # other chips' router counters go to them at most every 10 ms
 TRACE_LINES = 20000             # per core and image: a trace bounds the log it writes
@@ -160,6 +161,12 @@ class ArmCore:
     def write_sysctl(self, off, value):
         fold.check_mmio(self.st, fold.BLOCK_SYSCTL, off, True)
         self.engine.sysctl.write(off, value)
+        if self.engine.mailboxes.monitor_pending:
+            # sark_msg_send raised the monitor's CPU_INT: let the core free its MBOX lock
+            # and reach its wait, then return to Python (cycles.MONITOR_CALL)
+            st = self.st
+            st[cycles.MONITOR_CALL] = 1
+            st[cycles.BUDGET] = min(st[cycles.BUDGET], st[cycles.COUNT] + MONITOR_CALL_CYCLES)
         # CPU_INT raised or cleared: what is due now (inside a slice: at its cycle)
         native.update_lines(self.st, self.now + int(self.st[cycles.COUNT]))
 
@@ -193,6 +200,10 @@ class ArmCore:
         (those for cores of this chip went natively), report DMA failures, enter a
         fault's vector. True if the core is done for this quantum."""
         st = self.st
+        if st[cycles.MONITOR_CALL]:
+            st[cycles.MONITOR_CALL] = 0
+            if self.engine.mailboxes.monitor_pending:
+                self.engine.mailboxes.service()
         if st[cycles.TRACE_COUNT]:
             self._log_events()
         if st[cycles.TX_COUNT] or st[cycles.TX_DROPPED]:
