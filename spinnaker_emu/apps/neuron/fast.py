@@ -77,6 +77,19 @@ def take_slot(ring, slot, nt, n, to_input, out):
 
 
 # ------------------------------------------------------------------ neuron models
+@njit(cache=True, inline="always")
+def _fire(i, vi, v, v_thresh, v_reset, t_refract, refract_timer, spiked):
+    """A LIF neuron's new membrane voltage ``vi``: threshold, reset and the start of
+    its refractory period, stored in ``v``; True if it fired."""
+    fired = vi >= v_thresh[i]
+    if fired:
+        vi = v_reset[i]
+        refract_timer[i] = t_refract[i]
+    spiked[i] = fired
+    v[i] = vi
+    return fired
+
+
 @njit(cache=True)
 def lif_curr_exp(inp_e, inp_i, v, v_rest, r_membrane, exp_tc, i_offset, v_reset,
                  v_thresh, t_refract, refract_timer, exc_init, isyn_exc, exc_decay,
@@ -98,14 +111,8 @@ def lif_curr_exp(inp_e, inp_i, v, v_rest, r_membrane, exp_tc, i_offset, v_reset,
             vi = alpha - _q_round(exp_tc[i] * (alpha - v0))
         else:
             refract_timer[i] = refract_timer[i] - 1
-        if vi >= v_thresh[i]:
-            vi = v_reset[i]
-            refract_timer[i] = t_refract[i]
-            spiked[i] = True
+        if _fire(i, vi, v, v_thresh, v_reset, t_refract, refract_timer, spiked):
             count += 1
-        else:
-            spiked[i] = False
-        v[i] = vi
         isyn_exc[i] = _q(ge * exc_decay[i])
         isyn_inh[i] = _q(gi * inh_decay[i])
     return count
@@ -145,14 +152,8 @@ def lif_cond_exp_b(v, v_inf, decay_gr, v_reset, v_thresh, t_refract, refract_tim
             vi = _q(v_inf[i] + (vi - v_inf[i]) * decay_gr[i])
         else:
             refract_timer[i] = refract_timer[i] - 1
-        if vi >= v_thresh[i]:
-            vi = v_reset[i]
-            refract_timer[i] = t_refract[i]
-            spiked[i] = True
+        if _fire(i, vi, v, v_thresh, v_reset, t_refract, refract_timer, spiked):
             count += 1
-        else:
-            spiked[i] = False
-        v[i] = vi
         isyn_exc[i] = _q(isyn_exc[i] * exc_decay[i])
         isyn_inh[i] = _q(isyn_inh[i] * inh_decay[i])
     return count
