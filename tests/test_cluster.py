@@ -177,8 +177,8 @@ def test_netns_spinnman_ladder_on_a_job_across_two_hosts(netns_cluster):
     host. The probe expects one 48-chip board, so on 144 chips its machine-details
     and sv-fields steps fail (and the 6 steps that need them are skipped), here
     and on one host alike; every other step passes."""
-    if not os.path.exists(ACCEPTANCE_PY):
-        pytest.skip("the acceptance venv (SpiNNMan) is not set up: ../shared/acceptance/setup.sh")
+    if not os.path.exists(ACCEPTANCE_PY) or not os.path.exists(os.path.join(ACCEPTANCE, "spinnman_probe.py")):
+        pytest.skip("the acceptance probes or their venv (SpiNNMan) are not here: ../shared/acceptance/setup.sh")
     host, port, _env = netns_cluster
     job = create_job(host, port, 3, owner="test_cluster", keepalive=60.0)
     try:
