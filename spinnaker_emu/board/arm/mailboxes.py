@@ -78,7 +78,7 @@ class Mailboxes:
             return
         flags = self.chip.sv_get("mbox_flags")
         sysram = self.memory.sysram
-        free = self._shm_free_list()
+        free = None                    # the SHM free list, read once if a message is there
         taken = set()
         for v in range(1, C.N_CORES):
             if not flags >> v & 1:
@@ -91,6 +91,8 @@ class Mailboxes:
                 # buffer, leaving the mailbox set: that message was abandoned (the core
                 # sends it again). Taking it would free the buffer twice, and two later
                 # messages would share it.
+                if free is None:
+                    free = self._shm_free_list()
                 if addr in free or addr in taken:
                     self.abandoned += 1
                     if self.abandoned & (self.abandoned - 1) == 0:     # 1, 2, 4, ...: not every one
